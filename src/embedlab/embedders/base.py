@@ -1,0 +1,372 @@
+"""The Embedder interface every approach implements, and the on-disk model format.
+
+An Embedder turns texts into a float32 matrix. Subclasses implement ``_embed_batch`` (and, for the
+token walkthrough, ``embed_tokens``); batching, input checks, normalisation, progress bars, the
+scikit-learn verbs and saving as a folder of JSON plus arrays live here once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from embedlab.errors import InputError, ModelFormatError, NotFittedError
+
+MODEL_FILE = "embedlab.json"
+FORMAT_NAME = "embedlab-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TokenEmbeddings:
+    """Every step from a text to its vector, for one text.
+
+    ``lookup`` holds each token's static vector (the embedding-table row, before any context);
+    ``contextual`` the vectors after the last layer for contextual models (None for static ones);
+    ``vector`` the pooled text vector that ``embed`` returns for the same text.
+    """
+
+    text: str
+    model: str
+    tokens: list[str]
+    ids: list[int]
+    lookup: np.ndarray
+    vector: np.ndarray
+    pooling: str
+    offsets: list[tuple[int, int]] | None = None
+    contextual: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def to_dict(self, dims: int | None = None) -> dict[str, Any]:
+        """Plain data (lists, floats) for JSON; ``dims`` keeps only the first dims of each vector."""
+
+        def cut(a: np.ndarray | None) -> Any:
+            if a is None:
+                return None
+            return (a[..., :dims] if dims else a).astype(float).round(6).tolist()
+
+        return {
+            "text": self.text,
+            "model": self.model,
+            "tokens": self.tokens,
+            "ids": self.ids,
+            "offsets": self.offsets,
+            "pooling": self.pooling,
+            "lookup": cut(self.lookup),
+            "lookup_norms": np.linalg.norm(self.lookup, axis=-1).round(6).tolist(),
+            "contextual": cut(self.contextual),
+            "vector": cut(self.vector),
+            "vector_norm": float(np.linalg.norm(self.vector)),
+            "notes": self.notes,
+        }
+
+
+def check_texts(texts: Sequence[str] | str) -> list[str]:
+    """Validate user texts once, with messages that point at the offending item."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise InputError(
+            f"texts must be a list of strings, got {type(texts).__name__}",
+            "pass a list such as ['first text', 'second text']",
+        ) from None
+    if not texts:
+        raise InputError("no texts to embed", "pass at least one non-empty text")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(
+                f"text {i} is a {type(text).__name__}, not a string",
+                "convert every item to str before embedding",
+            )
+        if not text.strip():
+            raise InputError(
+                f"text {i} is empty",
+                "remove empty texts before embedding, e.g. [t for t in texts if t.strip()]",
+            )
+    return texts
+
+
+def l2_normalize(matrix: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation that leaves all-zero rows at zero instead of NaN."""
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
+
+
+class Embedder(ABC):
+    """Turns texts into a float32 ``(n, dim)`` matrix; see module docstring for the contract.
+
+    Also a scikit-learn transformer (``fit`` / ``transform`` / ``get_params``), so any embedder
+    drops into a ``Pipeline``.
+    """
+
+    method: ClassVar[str] = ""
+    trainable: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params: dict[str, Any] = dict(params)
+        self.name: str = self.method
+
+    # -- what subclasses provide -----------------------------------------------------------
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Length of the vectors ``embed`` returns."""
+
+    @abstractmethod
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        """Embed one batch of already validated texts into a ``(len(texts), dim)`` array."""
+
+    @abstractmethod
+    def embed_tokens(self, text: str) -> TokenEmbeddings:
+        """The token walkthrough of one text: tokens, ids, lookup vectors, pooled vector."""
+
+    def _save_state(self, folder: Path) -> dict[str, Any]:
+        """Write arrays and vocabularies into ``folder``; return extra JSON for embedlab.json."""
+        return {}
+
+    def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
+        """Read back what ``_save_state`` wrote."""
+
+    @property
+    def is_fitted(self) -> bool:
+        return True
+
+    # -- embedding -------------------------------------------------------------------------
+    def embed(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        batch_size: int = 32,
+        normalize: bool = False,
+        progress: bool = False,
+    ) -> np.ndarray:
+        """Embed texts into float32 ``(n, dim)``; a single string gives ``(dim,)``."""
+        single = isinstance(texts, str)
+        items = check_texts(texts)
+        self._require_fitted()
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}", "use e.g. 32")
+        matrix = self._embed_all(items, batch_size, progress)
+        if normalize:
+            matrix = l2_normalize(matrix)
+        return matrix[0] if single else matrix
+
+    def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        """Run ``_embed_batch`` over batches; transformer embedders override to sort by length."""
+        from embedlab.progress import progress_bar
+
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with progress_bar(f"embedding with {self.name}", len(texts), enabled=progress) as advance:
+            for start in range(0, len(texts), batch_size):
+                batch = texts[start : start + batch_size]
+                out[start : start + len(batch)] = self._embed_batch(batch)
+                advance(len(batch))
+        return out
+
+    def encode(
+        self,
+        sentences: Sequence[str] | str,
+        batch_size: int = 32,
+        show_progress_bar: bool = False,
+        normalize_embeddings: bool = False,
+        **_: Any,
+    ) -> np.ndarray:
+        """sentence-transformers' spelling of :meth:`embed`, for drop-in use."""
+        return self.embed(
+            sentences,
+            batch_size=batch_size,
+            normalize=normalize_embeddings,
+            progress=show_progress_bar,
+        )
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine similarity of two texts."""
+        va, vb = self.embed([a, b], normalize=True)
+        return float(np.dot(va, vb))
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"the {self.name} embedder has not been fitted yet",
+                f"call .fit(corpus) first, or load a fitted model with embedlab.load(folder)",
+            )
+
+    # -- scikit-learn verbs ----------------------------------------------------------------
+    def fit(self, X: Iterable[str], y: Any = None) -> Self:  # noqa: N803 (scikit-learn names)
+        """Pretrained embedders need no fitting; trainable ones override this."""
+        return self
+
+    def transform(self, X: Iterable[str]) -> np.ndarray:  # noqa: N803
+        return self.embed(list(X))
+
+    def fit_transform(self, X: Iterable[str], y: Any = None) -> np.ndarray:  # noqa: N803
+        texts = list(X)
+        return self.fit(texts).transform(texts)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return dict(self.params)
+
+    def set_params(self, **params: Any) -> Self:
+        self.params.update(params)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model as a folder: ``embedlab.json`` plus arrays (``.npy``/safetensors).
+
+        The folder is written beside the target and renamed into place, so a crash never leaves
+        a half-written model where a good one was.
+        """
+        from embedlab import __version__
+
+        self._require_fitted()
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            extra = self._save_state(tmp)
+            meta = {
+                "format": FORMAT_NAME,
+                "format_version": FORMAT_VERSION,
+                "method": self.method,
+                "name": self.name,
+                "dim": self.dim,
+                "params": _jsonable(self.params),
+                "embedlab_version": __version__,
+                **extra,
+            }
+            (tmp / MODEL_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            if target.exists():
+                backup = target.with_name(f".{target.name}.old")
+                shutil.rmtree(backup, ignore_errors=True)
+                target.rename(backup)
+                tmp.rename(target)
+                shutil.rmtree(backup, ignore_errors=True)
+            else:
+                tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Embedder:
+        """Load a folder written by :meth:`save`; the method recorded there picks the class."""
+        from embedlab.embedders.registry import method_class
+
+        folder = Path(path)
+        meta = read_model_meta(folder)
+        klass = method_class(meta["method"])
+        if cls is not Embedder and not issubclass(klass, cls):
+            raise ModelFormatError(
+                f"{folder} holds a {meta['method']} model, not a {cls.method or cls.__name__}",
+                "load it with embedlab.load(path), which picks the right class",
+            )
+        model = klass(**meta.get("params", {}))
+        model.name = meta.get("name", klass.method)
+        try:
+            model._load_state(folder, meta)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelFormatError(
+                f"the saved model in {folder} is corrupt ({exc})",
+                "re-save the model, or delete the folder and train it again",
+            ) from None
+        if model.dim != meta.get("dim", model.dim):
+            raise ModelFormatError(
+                f"the saved model in {folder} says dim {meta['dim']} but its arrays give {model.dim}",
+                "re-save the model",
+            )
+        return model
+
+
+def read_model_meta(folder: Path) -> dict[str, Any]:
+    """Read and check ``embedlab.json``; every failure names the file and what to do."""
+    meta_path = folder / MODEL_FILE
+    if not folder.is_dir():
+        raise ModelFormatError(f"{folder} is not a folder", "pass the folder a model was saved to")
+    if not meta_path.is_file():
+        raise ModelFormatError(
+            f"{folder} has no {MODEL_FILE}, so it is not a saved embedlab model",
+            "pass a folder written by Embedder.save(), or a Hugging Face model folder",
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(
+            f"{meta_path} is not valid JSON ({exc})", "re-save the model; the file is corrupt"
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or "method" not in meta:
+        raise ModelFormatError(
+            f"{meta_path} is not an embedlab model description", "re-save the model"
+        )
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{folder} was saved by a newer embedlab (format {meta['format_version']})",
+            "upgrade embedlab to load it",
+        )
+    return meta
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, tuple):
+            value = list(value)
+        if isinstance(value, Path):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def save_array(folder: Path, name: str, array: np.ndarray) -> str:
+    """Save one array as ``.npy`` (never pickled) and return its file name."""
+    file_name = f"{name}.npy"
+    np.save(folder / file_name, np.ascontiguousarray(array), allow_pickle=False)
+    return file_name
+
+
+def load_array(folder: Path, file_name: str) -> np.ndarray:
+    """Load an ``.npy`` written by :func:`save_array`; pickled object arrays are refused."""
+    path = folder / file_name
+    if not path.is_file():
+        raise ModelFormatError(f"{path} is missing", "re-save the model; the folder is incomplete")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ModelFormatError(f"{path} is not a valid .npy array ({exc})", "re-save the model") from None
+
+
+def save_json(folder: Path, name: str, data: Any) -> str:
+    file_name = f"{name}.json"
+    (folder / file_name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return file_name
+
+
+def load_json(folder: Path, file_name: str) -> Any:
+    path = folder / file_name
+    if not path.is_file():
+        raise ModelFormatError(f"{path} is missing", "re-save the model; the folder is incomplete")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{path} is not valid JSON ({exc})", "re-save the model") from None

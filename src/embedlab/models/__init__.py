@@ -1,0 +1,1 @@
+"""The catalogue of pretrained models available offline."""

