@@ -140,7 +140,7 @@ class Embedder(ABC):
         """Write arrays and vocabularies into ``folder``; return extra JSON for embedlab.json."""
         return {}
 
-    def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
+    def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Read back what ``_save_state`` wrote."""
 
     @property
@@ -204,12 +204,12 @@ class Embedder(ABC):
         if not self.is_fitted:
             raise NotFittedError(
                 f"the {self.name} embedder has not been fitted yet",
-                f"call .fit(corpus) first, or load a fitted model with embedlab.load(folder)",
+                "call .fit(corpus) first, or load a fitted model with embedlab.load(folder)",
             )
 
     # -- scikit-learn verbs ----------------------------------------------------------------
-    def fit(self, X: Iterable[str], y: Any = None) -> Self:  # noqa: N803 (scikit-learn names)
-        """Pretrained embedders need no fitting; trainable ones override this."""
+    def fit(self, X: Iterable[str], y: Any = None, *, progress: bool = False) -> Self:  # noqa: N803
+        """Pretrained embedders need no fitting; trainable ones override this (streaming X)."""
         return self
 
     def transform(self, X: Iterable[str]) -> np.ndarray:  # noqa: N803

@@ -1,0 +1,1 @@
+"""Applications built on embeddings: search, RAG retrieval, clustering, classification, ..."""

@@ -1,0 +1,137 @@
+"""Embedding a whole file: streamed in, written in chunks, resumable after an interruption.
+
+The CLI's ``embedlab embed`` and the server's batch jobs both call :func:`embed_file`, so both get
+flat memory on any input size and the same resume behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embedlab.embedders.base import Embedder
+from embedlab.embedders.registry import load
+from embedlab.errors import EmbedlabError
+from embedlab.output import EmbeddingRun
+from embedlab.progress import progress_bar
+from embedlab.text.readers import count_records, input_format, read_records, read_texts
+
+
+@dataclass(frozen=True)
+class EmbedFileResult:
+    out: Path
+    rows: int
+    resumed_from: int
+    dim: int
+    seconds: float
+    fitted: bool
+
+
+def _model_identity(model: str | os.PathLike[str] | Embedder) -> str:
+    if isinstance(model, Embedder):
+        return f"{model.method}:{model.name}:{sorted(model.params.items())!r}"
+    path = Path(model)
+    return str(path.resolve()) if path.exists() else str(model)
+
+
+def run_fingerprint(
+    source: Path,
+    model: str | os.PathLike[str] | Embedder,
+    *,
+    field: str | None = None,
+    id_field: str | None = None,
+    skip_empty: bool = False,
+    normalize: bool = False,
+) -> dict[str, Any]:
+    """What identifies a run: the same input file (size, mtime), model and options."""
+    input_format(source)
+    stat = source.stat() if source.is_file() else None
+    return {
+        "input": str(source.resolve()),
+        "size": stat.st_size if stat else None,
+        "mtime_ns": stat.st_mtime_ns if stat else None,
+        "field": field,
+        "id_field": id_field,
+        "skip_empty": skip_empty,
+        "normalize": normalize,
+        "model": _model_identity(model),
+    }
+
+
+def embed_file(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    model: str | os.PathLike[str] | Embedder,
+    *,
+    field: str | None = None,
+    id_field: str | None = None,
+    skip_empty: bool = False,
+    normalize: bool = False,
+    batch_size: int = 32,
+    chunk_rows: int = 4096,
+    restart: bool = False,
+    save_model: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> EmbedFileResult:
+    """Embed every text of ``source`` into ``out`` (.npy or .parquet).
+
+    A trainable method that is not fitted yet (``"tfidf"``) is first fitted on ``source`` in one
+    streamed pass. An earlier run of the same command that was interrupted is continued from its
+    last written chunk instead of starting over.
+    """
+    started = time.perf_counter()
+    source = Path(source)
+    fingerprint = run_fingerprint(
+        source, model, field=field, id_field=id_field, skip_empty=skip_empty, normalize=normalize
+    )
+    reader_options: dict[str, Any] = {"field": field, "skip_empty": skip_empty}
+    embedder = load(model) if not isinstance(model, Embedder) else model
+    run = EmbeddingRun(out, fingerprint, restart=restart)
+    resumed_from = run.rows_done
+    fitted = False
+    try:
+        if embedder.trainable and not embedder.is_fitted:
+            if (run.model_folder / "embedlab.json").is_file():
+                embedder = Embedder.load(run.model_folder)
+            else:
+                embedder.fit(read_texts(source, **reader_options))
+                embedder.save(run.model_folder)
+                fitted = True
+        if save_model is not None:
+            embedder.save(save_model)
+        total = count_records(source)
+        records = read_records(source, field=field, id_field=id_field, skip_empty=skip_empty)
+        with progress_bar(f"embedding {source.name}", total, enabled=progress) as advance:
+            advance(resumed_from)
+            ids: list[Any] = []
+            texts: list[str] = []
+            for index, record in enumerate(records):
+                if index < resumed_from:
+                    continue
+                ids.append(record.id)
+                texts.append(record.text)
+                if len(texts) >= chunk_rows:
+                    run.write(ids, texts, embedder.embed(texts, batch_size=batch_size, normalize=normalize))
+                    advance(len(texts))
+                    ids, texts = [], []
+            if texts:
+                run.write(ids, texts, embedder.embed(texts, batch_size=batch_size, normalize=normalize))
+                advance(len(texts))
+    except EmbedlabError:
+        # The input or model is at fault: this partial run can never be finished as it is.
+        import shutil
+
+        shutil.rmtree(run.partial, ignore_errors=True)
+        raise
+    path = run.finish()
+    return EmbedFileResult(
+        out=path,
+        rows=run.rows_done,
+        resumed_from=resumed_from,
+        dim=embedder.dim,
+        seconds=time.perf_counter() - started,
+        fitted=fitted,
+    )

@@ -1,0 +1,228 @@
+"""Streaming readers for the input formats embedlab takes: .txt, .jsonl, .csv, .parquet.
+
+Records are yielded one by one (Parquet in row batches), so a file of any size is read in flat
+memory. Every problem names the file, the line or row, and what to do about it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedlab.errors import DataFormatError, InputError
+
+FORMATS = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+}
+DEFAULT_FIELD = "text"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One text from an input file, with the id it keeps in outputs."""
+
+    id: int | str
+    text: str
+
+
+def input_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataFormatError(
+            f"{path} has the extension {path.suffix or '(none)'!r}, which embedlab cannot read",
+            "use .txt (one text a line), .jsonl, .csv, .tsv or .parquet",
+        )
+    return fmt
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"no file at {path}", "check the path")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file", "pass a file; for a folder, pass its files")
+
+
+def _decode(raw: bytes, path: Path, line_no: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(
+            f"{path} is not UTF-8 text (line {line_no}, byte {exc.start} of that line)",
+            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > fixed{path.suffix}`",
+        ) from None
+
+
+def read_records(
+    path: str | os.PathLike[str],
+    *,
+    field: str | None = None,
+    id_field: str | None = None,
+    skip_empty: bool = False,
+) -> Iterator[Record]:
+    """Yield the records of ``path``; ``field`` names the text column of .jsonl/.csv/.parquet.
+
+    Ids are the 0-based line or row number unless ``id_field`` names a column. Empty texts are an
+    error unless ``skip_empty`` (they would make meaningless vectors silently).
+    """
+    path = Path(path)
+    fmt = input_format(path)
+    _check_file(path)
+    readers = {
+        "txt": _read_txt,
+        "jsonl": _read_jsonl,
+        "csv": _read_csv,
+        "tsv": _read_csv,
+        "parquet": _read_parquet,
+    }
+    count = 0
+    for row, (record_id, text) in enumerate(readers[fmt](path, field or DEFAULT_FIELD, id_field)):
+        if not text.strip():
+            if skip_empty:
+                continue
+            where = f"line {row + 1}" if fmt in ("txt", "jsonl") else f"row {row + 1}"
+            raise DataFormatError(
+                f"{where} of {path} is empty",
+                "remove empty texts from the file, or pass --skip-empty (skip_empty=True)",
+            )
+        count += 1
+        yield Record(record_id if record_id is not None else row, text)
+    if count == 0:
+        raise InputError(f"{path} holds no texts", "pass a file with at least one non-empty text")
+
+
+def read_texts(
+    path: str | os.PathLike[str], *, field: str | None = None, skip_empty: bool = False
+) -> Iterator[str]:
+    """Just the texts of :func:`read_records`, for ``fit(corpus)``."""
+    for record in read_records(path, field=field, skip_empty=skip_empty):
+        yield record.text
+
+
+def _read_txt(path: Path, field: str, id_field: str | None) -> Iterator[tuple[None, str]]:
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            yield None, _decode(raw, path, line_no).rstrip("\r\n")
+
+
+def _missing_field(path: Path, where: str, field: str, available: list[str]) -> DataFormatError:
+    return DataFormatError(
+        f"{where} of {path} has no field {field!r} (it has: {', '.join(map(str, available)) or 'none'})",
+        "name the text field with --field (field=...)",
+    )
+
+
+def _read_jsonl(path: Path, field: str, id_field: str | None) -> Iterator[tuple[object, str]]:
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            line = _decode(raw, path, line_no).strip()
+            if not line:
+                yield None, ""
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(
+                    f"line {line_no} of {path} is not valid JSON ({exc.msg})",
+                    "each line of a .jsonl file must be one JSON object",
+                ) from None
+            if not isinstance(obj, dict):
+                raise DataFormatError(
+                    f"line {line_no} of {path} is a JSON {type(obj).__name__}, not an object",
+                    'write one object a line, e.g. {"text": "..."}',
+                )
+            yield _pick(obj, path, f"line {line_no}", field, id_field)
+
+
+def _pick(row: dict, path: Path, where: str, field: str, id_field: str | None) -> tuple[object, str]:
+    if field not in row:
+        raise _missing_field(path, where, field, list(row))
+    text = row[field]
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise DataFormatError(
+            f"{where} of {path}: field {field!r} is a {type(text).__name__}, not text",
+            "point --field at a column of strings",
+        )
+    record_id = None
+    if id_field is not None:
+        if id_field not in row:
+            raise _missing_field(path, where, id_field, list(row))
+        record_id = str(row[id_field])
+    return record_id, text
+
+
+def _read_csv(path: Path, field: str, id_field: str | None) -> Iterator[tuple[object, str]]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with path.open("r", encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter=delimiter)
+            header = reader.fieldnames or []
+            if field not in header:
+                raise _missing_field(path, "the header", field, header)
+            if id_field is not None and id_field not in header:
+                raise _missing_field(path, "the header", id_field, header)
+            for row_no, row in enumerate(reader, start=1):
+                yield _pick(row, path, f"row {row_no}", field, id_field)
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(
+            f"{path} is not UTF-8 text (byte {exc.start} of a read block)",
+            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > fixed{path.suffix}`",
+        ) from None
+
+
+def _read_parquet(path: Path, field: str, id_field: str | None) -> Iterator[tuple[object, str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataFormatError(f"{path} is not a readable Parquet file ({exc})", "check the file") from None
+    names = parquet.schema_arrow.names
+    columns = [field] + ([id_field] if id_field else [])
+    for column in columns:
+        if column not in names:
+            raise _missing_field(path, "the schema", column, names)
+    if not pa.types.is_string(parquet.schema_arrow.field(field).type) and not pa.types.is_large_string(
+        parquet.schema_arrow.field(field).type
+    ):
+        raise DataFormatError(
+            f"column {field!r} of {path} is {parquet.schema_arrow.field(field).type}, not text",
+            "point --field at a string column",
+        )
+    for batch in parquet.iter_batches(columns=columns, batch_size=4096):
+        texts = batch.column(0).to_pylist()
+        ids = batch.column(1).to_pylist() if id_field else [None] * len(texts)
+        for record_id, text in zip(ids, texts, strict=True):
+            yield (None if record_id is None else str(record_id)), (text or "")
+
+
+def count_records(path: str | os.PathLike[str]) -> int | None:
+    """A quick upper bound of the records in ``path`` for progress bars (lines or rows)."""
+    path = Path(path)
+    fmt = input_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines += last != b"\n"
+    return max(lines - 1, 0) if fmt in ("csv", "tsv") else lines
