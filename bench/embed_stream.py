@@ -68,7 +68,9 @@ def make_corpus(path: Path, lines: int, seed: int = 0) -> None:
 
 
 def run(code: str, source: Path, out: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", code, str(source), str(out)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(source), str(out)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise SystemExit(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -85,12 +87,17 @@ def main() -> None:
             make_corpus(source, size)
             ours = run(OURS, source, Path(tmp) / "ours.npy")
             peer = run(PEER, source, Path(tmp) / "peer.npy")
-            same = np.allclose(np.load(Path(tmp) / "ours.npy", mmap_mode="r")[:1000],
-                               np.load(Path(tmp) / "peer.npy", mmap_mode="r")[:1000], atol=1e-5)
+            same = np.allclose(
+                np.load(Path(tmp) / "ours.npy", mmap_mode="r")[:1000],
+                np.load(Path(tmp) / "peer.npy", mmap_mode="r")[:1000],
+                atol=1e-5,
+            )
             rows.append((size, ours, peer, same))
-            print(f"{size:>8,} lines: embedlab {ours['seconds']:.1f} s {ours['peak_mb']:.0f} MB | "
-                  f"scikit-learn {peer['seconds']:.1f} s {peer['peak_mb']:.0f} MB | same vectors: {same}",
-                  flush=True)
+            print(
+                f"{size:>8,} lines: embedlab {ours['seconds']:.1f} s {ours['peak_mb']:.0f} MB | "
+                f"scikit-learn {peer['seconds']:.1f} s {peer['peak_mb']:.0f} MB | same vectors: {same}",
+                flush=True,
+            )
     header = (
         "| lines | output | embedlab time | embedlab peak RSS | scikit-learn time | scikit-learn peak RSS "
         "| time ratio | memory ratio | same vectors |\n|---|---|---|---|---|---|---|---|---|\n"

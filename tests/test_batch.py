@@ -17,7 +17,9 @@ from embedlab.output import EmbeddingRun, read_vectors
 @pytest.fixture()
 def corpus(tmp_path, sample_texts):
     path = tmp_path / "corpus.txt"
-    lines = [f"{a} {b}" for a in sample_texts[:20] for b in sample_texts[20:30]]  # 200 real-text lines
+    lines = [
+        f"{a} {b}" for a in sample_texts[:20] for b in sample_texts[20:30]
+    ]  # 200 real-text lines
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path, lines
 
@@ -50,7 +52,9 @@ def test_unfitted_method_is_fitted_on_the_input_first(tmp_path, corpus):
     assert result.fitted
     reference = embedlab.load("tfidf").fit(lines)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), reference.embed(lines), atol=1e-6)
-    np.testing.assert_array_equal(embedlab.load(tmp_path / "fitted").embed(lines[:3]), reference.embed(lines[:3]))
+    np.testing.assert_array_equal(
+        embedlab.load(tmp_path / "fitted").embed(lines[:3]), reference.embed(lines[:3])
+    )
 
 
 def test_resume_continues_after_the_last_written_chunk(tmp_path, corpus, fitted_tfidf):
@@ -96,4 +100,6 @@ def test_state_file_records_progress(tmp_path):
     state = json.loads((run.partial / "state.json").read_text())
     assert state["rows"] == 2 and state["dim"] == 3
     assert EmbeddingRun(tmp_path / "v.npy", {"k": 1}).rows_done == 2
-    np.testing.assert_array_equal(np.load(EmbeddingRun(tmp_path / "v.npy", {"k": 1}).finish()), np.ones((2, 3)))
+    np.testing.assert_array_equal(
+        np.load(EmbeddingRun(tmp_path / "v.npy", {"k": 1}).finish()), np.ones((2, 3))
+    )

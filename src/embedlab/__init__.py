@@ -21,4 +21,12 @@ from embedlab.embedders.base import Embedder, TokenEmbeddings  # noqa: E402
 from embedlab.embedders.registry import load, methods, register  # noqa: E402
 from embedlab.errors import EmbedlabError  # noqa: E402
 
-__all__ = ["Embedder", "EmbedlabError", "TokenEmbeddings", "load", "methods", "register", "__version__"]
+__all__ = [
+    "Embedder",
+    "EmbedlabError",
+    "TokenEmbeddings",
+    "load",
+    "methods",
+    "register",
+    "__version__",
+]

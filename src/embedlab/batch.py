@@ -114,11 +114,17 @@ def embed_file(
                 ids.append(record.id)
                 texts.append(record.text)
                 if len(texts) >= chunk_rows:
-                    run.write(ids, texts, embedder.embed(texts, batch_size=batch_size, normalize=normalize))
+                    run.write(
+                        ids,
+                        texts,
+                        embedder.embed(texts, batch_size=batch_size, normalize=normalize),
+                    )
                     advance(len(texts))
                     ids, texts = [], []
             if texts:
-                run.write(ids, texts, embedder.embed(texts, batch_size=batch_size, normalize=normalize))
+                run.write(
+                    ids, texts, embedder.embed(texts, batch_size=batch_size, normalize=normalize)
+                )
                 advance(len(texts))
     except EmbedlabError:
         # The input or model is at fault: this partial run can never be finished as it is.

@@ -36,6 +36,13 @@ class UnknownModelError(EmbedlabError, KeyError):
         return self.args[0]
 
 
+class UnknownWordError(InputError, KeyError):
+    """A word is not in a word model's vocabulary (a KeyError too, as gensim users expect)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
 class ModelNotInstalledError(EmbedlabError):
     """A catalogue model is known but the package that carries its weights is missing."""
 

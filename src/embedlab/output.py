@@ -33,7 +33,11 @@ def npy_header(rows: int, dim: int) -> bytes:
     """A .npy (format 1.0) header for a C-ordered float32 ``(rows, dim)`` array, padded to size."""
     description = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}"
     body = NPY_HEADER_BYTES - 10
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", body) + (description.ljust(body - 1) + "\n").encode("latin1")
+    return (
+        b"\x93NUMPY\x01\x00"
+        + struct.pack("<H", body)
+        + (description.ljust(body - 1) + "\n").encode("latin1")
+    )
 
 
 def output_format(path: Path) -> str:
@@ -63,7 +67,9 @@ class EmbeddingRun:
     are never mixed.
     """
 
-    def __init__(self, out: str | os.PathLike[str], fingerprint: dict[str, Any], *, restart: bool = False):
+    def __init__(
+        self, out: str | os.PathLike[str], fingerprint: dict[str, Any], *, restart: bool = False
+    ):
         self.out = Path(out)
         self.format = output_format(self.out)
         self.partial = self.out.with_name(f".{self.out.name}.partial")
@@ -71,7 +77,9 @@ class EmbeddingRun:
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"cannot create the folder of {self.out} ({exc})", "check the path") from None
+            raise OutputError(
+                f"cannot create the folder of {self.out} ({exc})", "check the path"
+            ) from None
         if restart:
             shutil.rmtree(self.partial, ignore_errors=True)
         self.state = self._open_state()
@@ -111,7 +119,9 @@ class EmbeddingRun:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = self.state["dim"]
         if dim is not None and vectors.shape[1] != dim:
-            raise OutputError(f"a chunk has dimension {vectors.shape[1]}, the run has {dim}", "restart the run")
+            raise OutputError(
+                f"a chunk has dimension {vectors.shape[1]}, the run has {dim}", "restart the run"
+            )
         if self.format == ".npy":
             self._append_npy(vectors)
         else:
@@ -120,7 +130,9 @@ class EmbeddingRun:
             chunk = self.partial / f"chunk_{self.state['chunks']:06d}.parquet"
             pq.write_table(_arrow_table(ids, texts, vectors), chunk)
         self.state.update(
-            rows=self.rows_done + len(vectors), chunks=self.state["chunks"] + 1, dim=vectors.shape[1]
+            rows=self.rows_done + len(vectors),
+            chunks=self.state["chunks"] + 1,
+            dim=vectors.shape[1],
         )
         _write_json_atomic(self.partial / STATE_FILE, self.state)
 
@@ -170,7 +182,11 @@ def _arrow_table(ids: list[Any], texts: list[str], vectors: np.ndarray) -> Any:
 
     dim = vectors.shape[1]
     flat = pa.array(vectors.reshape(-1), type=pa.float32())
-    id_array = pa.array([str(i) for i in ids]) if any(isinstance(i, str) for i in ids) else pa.array(ids, pa.int64())
+    id_array = (
+        pa.array([str(i) for i in ids])
+        if any(isinstance(i, str) for i in ids)
+        else pa.array(ids, pa.int64())
+    )
     return pa.table(
         {
             "id": id_array,

@@ -19,7 +19,9 @@ def files(tmp_path):
     txt = tmp_path / "in.txt"
     txt.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     jsonl = tmp_path / "in.jsonl"
-    jsonl.write_text("".join(json.dumps({"body": t, "key": f"k{i}"}) + "\n" for i, t in enumerate(TEXTS)))
+    jsonl.write_text(
+        "".join(json.dumps({"body": t, "key": f"k{i}"}) + "\n" for i, t in enumerate(TEXTS))
+    )
     csv_path = tmp_path / "in.csv"
     import csv
 

@@ -353,7 +353,9 @@ def load_array(folder: Path, file_name: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise ModelFormatError(f"{path} is not a valid .npy array ({exc})", "re-save the model") from None
+        raise ModelFormatError(
+            f"{path} is not a valid .npy array ({exc})", "re-save the model"
+        ) from None
 
 
 def save_json(folder: Path, name: str, data: Any) -> str:

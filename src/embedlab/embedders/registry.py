@@ -47,7 +47,9 @@ def method_class(method: str) -> type[Embedder]:
 
 
 def _suggestion(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name.lower(), [c.lower() for c in candidates], n=3, cutoff=0.5)
+    close = difflib.get_close_matches(
+        name.lower(), [c.lower() for c in candidates], n=3, cutoff=0.5
+    )
     lookup = {c.lower(): c for c in candidates}
     if close:
         return "Did you mean " + " or ".join(repr(lookup[c]) for c in close) + "?"

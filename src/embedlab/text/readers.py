@@ -144,7 +144,9 @@ def _read_jsonl(path: Path, field: str, id_field: str | None) -> Iterator[tuple[
             yield _pick(obj, path, f"line {line_no}", field, id_field)
 
 
-def _pick(row: dict, path: Path, where: str, field: str, id_field: str | None) -> tuple[object, str]:
+def _pick(
+    row: dict, path: Path, where: str, field: str, id_field: str | None
+) -> tuple[object, str]:
     if field not in row:
         raise _missing_field(path, where, field, list(row))
     text = row[field]
@@ -190,15 +192,17 @@ def _read_parquet(path: Path, field: str, id_field: str | None) -> Iterator[tupl
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataFormatError(f"{path} is not a readable Parquet file ({exc})", "check the file") from None
+        raise DataFormatError(
+            f"{path} is not a readable Parquet file ({exc})", "check the file"
+        ) from None
     names = parquet.schema_arrow.names
     columns = [field] + ([id_field] if id_field else [])
     for column in columns:
         if column not in names:
             raise _missing_field(path, "the schema", column, names)
-    if not pa.types.is_string(parquet.schema_arrow.field(field).type) and not pa.types.is_large_string(
+    if not pa.types.is_string(
         parquet.schema_arrow.field(field).type
-    ):
+    ) and not pa.types.is_large_string(parquet.schema_arrow.field(field).type):
         raise DataFormatError(
             f"column {field!r} of {path} is {parquet.schema_arrow.field(field).type}, not text",
             "point --field at a string column",

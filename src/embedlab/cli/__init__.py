@@ -1,0 +1,1 @@
+"""The `embedlab` command line: a typer app, one module per command group."""

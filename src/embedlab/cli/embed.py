@@ -1,0 +1,86 @@
+"""`embedlab embed` (a file of texts to vectors) and `embedlab similarity` (two texts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+DEFAULT_MODEL = "minilm"
+
+
+def embed_command(
+    source: Annotated[
+        Path, typer.Argument(help="Input: .txt (a text a line), .jsonl, .csv, .tsv or .parquet.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Output: .npy (vectors) or .parquet (id, text, vector)."),
+    ],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model name, method or saved folder.")
+    ] = DEFAULT_MODEL,
+    field: Annotated[
+        str | None, typer.Option(help="Text field of .jsonl/.csv/.parquet input (default: text).")
+    ] = None,
+    id_field: Annotated[
+        str | None, typer.Option(help="Field holding each row's id (default: row number).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per model batch.")] = 32,
+    chunk_rows: Annotated[
+        int, typer.Option(min=1, help="Rows per durable chunk (what a resume can lose at most).")
+    ] = 4096,
+    normalize: Annotated[bool, typer.Option(help="L2-normalise every vector.")] = False,
+    skip_empty: Annotated[
+        bool, typer.Option(help="Skip empty texts instead of stopping on them.")
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option(help="Discard an interrupted earlier run instead of resuming it.")
+    ] = False,
+    save_model: Annotated[
+        Path | None, typer.Option(help="Also save the (fitted) model to this folder.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Embed every text of a file, streamed; an interrupted run resumes where it stopped."""
+    from embedlab.batch import embed_file
+
+    result = embed_file(
+        source,
+        out,
+        model,
+        field=field,
+        id_field=id_field,
+        skip_empty=skip_empty,
+        normalize=normalize,
+        batch_size=batch_size,
+        chunk_rows=chunk_rows,
+        restart=restart,
+        save_model=save_model,
+        progress=progress,
+    )
+    resumed = f", resumed after {result.resumed_from:,} rows" if result.resumed_from else ""
+    fitted = ", fitted on the input first" if result.fitted else ""
+    Console(stderr=True).print(
+        f"wrote {result.rows:,} vectors of {result.dim} dims to {result.out} "
+        f"in {result.seconds:.1f} s{fitted}{resumed}",
+        highlight=False,
+    )
+
+
+def similarity_command(
+    a: Annotated[str, typer.Argument(help="First text.")],
+    b: Annotated[str, typer.Argument(help="Second text.")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model name or saved folder.")
+    ] = DEFAULT_MODEL,
+) -> None:
+    """Print the cosine similarity of two texts."""
+    import embedlab
+
+    embedder = embedlab.load(model)
+    if embedder.trainable and not embedder.is_fitted:
+        embedder.fit([a, b])
+    typer.echo(f"{embedder.similarity(a, b):.4f}")

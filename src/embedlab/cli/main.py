@@ -1,0 +1,40 @@
+"""The `embedlab` app: command registration and the one place errors become one clear line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from embedlab.cli import embed, models, tokenize, tour
+from embedlab.errors import EmbedlabError
+
+app = typer.Typer(
+    help="embedlab: turn text into vectors with every major approach, and see how.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command("embed")(embed.embed_command)
+app.command("similarity")(embed.similarity_command)
+app.command("tokenize")(tokenize.tokenize_command)
+app.command("tour")(tour.tour_command)
+app.add_typer(models.app, name="models")
+
+
+def main() -> None:
+    """Entry point: run the app; user errors print one line and exit 2, never a traceback."""
+    try:
+        app()
+    except EmbedlabError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted; run the same command again to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

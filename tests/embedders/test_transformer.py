@@ -1,0 +1,198 @@
+"""TransformerEmbedder against sentence-transformers on the real MiniLM and mpnet weights."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+import embedlab
+from embedlab.embedders.transformer import TransformerEmbedder
+from embedlab.errors import EmbedlabError, InputError, ModelFormatError, UnknownModelError
+from embedlab.models import catalogue
+
+# ~380 wordpieces: longer than MiniLM's 256 and mpnet's 384 limits once repeated
+LONG_TEXT = " ".join(
+    [
+        "Version control lets a team work on the same codebase without overwriting each other,",
+        "and unit tests catch regressions before the software reaches users.",
+    ]
+    * 12
+)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+@pytest.fixture(scope="module")
+def minilm_reference():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(catalogue.minilm_path()), device="cpu")
+
+
+def test_minilm_matches_sentence_transformers(
+    minilm: TransformerEmbedder, minilm_reference, sample_texts: list[str]
+) -> None:
+    texts = [*sample_texts[:8], LONG_TEXT, "  padded with spaces  ", "Ünïcödé — naïve café 🎉"]
+    assert len(minilm_reference.tokenizer(LONG_TEXT)["input_ids"]) > 300
+    ours = minilm.embed(texts, batch_size=4)
+    reference = minilm_reference.encode(texts, batch_size=4, convert_to_numpy=True)
+    assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
+    assert cosines(ours, reference).min() >= 0.99999
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)  # Normalize module
+
+
+def test_length_sorting_keeps_input_order(minilm: TransformerEmbedder) -> None:
+    texts = ["Short.", LONG_TEXT, "A sentence of middling length about cooking pasta.", "Hi"]
+    batched = minilm.embed(texts, batch_size=2)
+    one_by_one = np.stack([minilm.embed([t])[0] for t in texts])
+    assert cosines(batched, one_by_one).min() >= 0.99999
+
+
+def test_mpnet_matches_sentence_transformers(sample_texts: list[str]) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    folder = str(catalogue.mpnet_path())
+    texts = [sample_texts[0], sample_texts[12], sample_texts[36], LONG_TEXT + " " + LONG_TEXT]
+    ours = TransformerEmbedder(folder)
+    reference = SentenceTransformer(folder, device="cpu").encode(texts, convert_to_numpy=True)
+    assert ours.dim == 768 and ours.max_length == 384 and ours.pooling == "mean"
+    assert cosines(ours.embed(texts), reference).min() >= 0.99999
+    walk = ours.embed_tokens("I love programming.")
+    assert walk.tokens == ["<s>", "i", "love", "programming", ".", "</s>"]
+
+
+def test_embed_tokens_walkthrough(minilm: TransformerEmbedder, minilm_reference) -> None:
+    text = "I love programming."
+    walk = minilm.embed_tokens(text)
+    assert walk.tokens == ["[CLS]", "i", "love", "programming", ".", "[SEP]"]
+    assert walk.ids == minilm_reference.tokenizer(text)["input_ids"]
+    assert [text[s:e] for s, e in walk.offsets] == ["", "I", "love", "programming", ".", ""]
+    table = minilm_reference[0].auto_model.get_input_embeddings().weight.detach().numpy()
+    np.testing.assert_array_equal(walk.lookup, table[walk.ids])
+    assert walk.contextual.shape == (6, 384)
+    assert not np.allclose(walk.contextual, walk.lookup)  # context layers changed the vectors
+    np.testing.assert_allclose(walk.vector, minilm.embed([text])[0], atol=1e-6)
+    assert walk.pooling.startswith("mean") and walk.notes == []
+
+
+def test_contextual_vectors_depend_on_context(minilm: TransformerEmbedder) -> None:
+    def bank(sentence: str) -> tuple[np.ndarray, np.ndarray]:
+        walk = minilm.embed_tokens(sentence)
+        i = walk.tokens.index("bank")
+        return walk.contextual[i], walk.lookup[i]
+
+    river, river_row = bank("I sat by the river bank.")
+    money, money_row = bank("I opened a bank account.")
+    np.testing.assert_array_equal(river_row, money_row)  # same table row before context...
+    cos = float(river @ money / np.linalg.norm(river) / np.linalg.norm(money))
+    assert cos < 0.9  # ...different after it (measured 0.73)
+    again, _ = bank("I sat by the river bank.")
+    np.testing.assert_array_equal(river, again)
+
+
+def test_truncation_is_noted(minilm: TransformerEmbedder) -> None:
+    walk = minilm.embed_tokens(LONG_TEXT)
+    assert len(walk.tokens) == 256 and walk.tokens[-1] == "[SEP]"
+    assert any("truncated to 256 tokens" in note for note in walk.notes)
+    np.testing.assert_allclose(walk.vector, minilm.embed([LONG_TEXT])[0], atol=1e-6)
+
+
+def test_options_override_the_folder_config(minilm: TransformerEmbedder) -> None:
+    text = "The striker scored twice in the second half."
+    cls = TransformerEmbedder(minilm.params["model"], pooling="cls", normalize=False, max_length=8)
+    walk = cls.embed_tokens(text)
+    assert len(walk.tokens) == 8
+    np.testing.assert_allclose(walk.vector, walk.contextual[0], atol=1e-6)
+    assert abs(float(np.linalg.norm(walk.vector)) - 1.0) > 0.01  # not normalised
+    np.testing.assert_allclose(cls.embed(text), walk.vector, atol=1e-6)
+
+
+def test_save_load_round_trip_without_the_source_folder(
+    minilm: TransformerEmbedder, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "minilm-copy"
+    shutil.copytree(catalogue.minilm_path(), source)
+    texts = ["I love programming.", "Simmer the tomato sauce with garlic."]
+    model = TransformerEmbedder(str(source))
+    before = model.embed(texts)
+    saved = model.save(tmp_path / "saved")
+    shutil.rmtree(source)  # a saved model must not need the folder it came from
+    meta = json.loads((saved / "embedlab.json").read_text())
+    assert meta["method"] == "transformer" and meta["dim"] == 384
+    assert not list(saved.rglob("*.bin")) and list(saved.rglob("*.safetensors"))
+
+    loaded = embedlab.load(saved)
+    assert isinstance(loaded, TransformerEmbedder)
+    assert Path(loaded.params["model"]).is_relative_to(saved)
+    np.testing.assert_array_equal(loaded.embed(texts), before)
+    assert (loaded.pooling, loaded.normalize, loaded.max_length) == ("mean", True, 256)
+    err = capfd.readouterr().err
+    assert "LOAD REPORT" not in err and "Loading weights" not in err
+
+
+def test_plain_hugging_face_folder_defaults(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(catalogue.minilm_path() / name, plain / name)
+    model = embedlab.load(plain)
+    assert isinstance(model, TransformerEmbedder)
+    assert (model.pooling, model.normalize, model.max_length) == ("mean", False, 512)
+    assert abs(float(np.linalg.norm(model.embed("I love programming."))) - 1.0) > 0.01
+
+
+def test_threads_from_environment(minilm: TransformerEmbedder, monkeypatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("EMBEDLAB_THREADS", "1")
+    try:
+        TransformerEmbedder(minilm.params["model"]).embed("hello")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.setenv("EMBEDLAB_THREADS", "many")
+    with pytest.raises(InputError, match="EMBEDLAB_THREADS"):
+        TransformerEmbedder(minilm.params["model"]).embed("hello")
+
+
+def test_errors_name_the_problem(minilm: TransformerEmbedder, tmp_path: Path) -> None:
+    with pytest.raises(UnknownModelError, match="no model folder"):
+        TransformerEmbedder(str(tmp_path / "missing")).embed("hello")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFormatError, match="no config.json"):
+        TransformerEmbedder(str(tmp_path / "empty")).embed("hello")
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    shutil.copyfile(catalogue.minilm_path() / "tokenizer.json", odd / "tokenizer.json")
+    (odd / "config.json").write_text('{"model_type": "bert", "hidden_size": 8}')
+    with pytest.raises(ModelFormatError, match=r"no \.safetensors weights.*never unpickles"):
+        TransformerEmbedder(str(odd)).embed("hello")
+    save_file({"unrelated": np.zeros(3, dtype=np.float32)}, str(odd / "model.safetensors"))
+    tiny = {
+        "hidden_size": 8,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 8,
+    }
+    (odd / "config.json").write_text(json.dumps({"model_type": "bert", **tiny}))
+    with pytest.raises(ModelFormatError, match="do not match its config.json"):
+        TransformerEmbedder(str(odd)).embed("hello")
+    (odd / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    with pytest.raises(ModelFormatError, match="transformers cannot load the model.*model_type"):
+        TransformerEmbedder(str(odd)).embed("hello")
+    with pytest.raises(InputError, match="text 0 is empty"):
+        minilm.embed([""])
+    with pytest.raises(EmbedlabError, match="empty"):
+        minilm.embed_tokens("   ")
+    with pytest.raises(InputError, match="pooling"):
+        TransformerEmbedder(minilm.params["model"], pooling="median")
+    with pytest.raises(InputError, match="more than this model takes"):
+        TransformerEmbedder(minilm.params["model"], max_length=4096).embed("hello")
