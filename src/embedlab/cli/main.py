@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from embedlab.cli import embed, models, tokenize, tour
+from embedlab.cli import embed, evaluate, models, tokenize, tour
 from embedlab.errors import EmbedlabError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.command("embed")(embed.embed_command)
 app.command("similarity")(embed.similarity_command)
 app.command("tokenize")(tokenize.tokenize_command)
 app.command("tour")(tour.tour_command)
+app.command("eval")(evaluate.eval_command)
 app.add_typer(models.app, name="models")
 
 
