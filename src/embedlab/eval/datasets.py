@@ -45,3 +45,112 @@ def sts_benchmark(split: str = "test") -> list[tuple[str, str, float]]:
 def gensim_test_file(name: str) -> Path:
     """A file of gensim's bundled test data (WordSim353, SimLex-999, the Google analogies, ...)."""
     return package_dir("gensim", "pip install gensim") / "test" / "test_data" / name
+
+
+# -- sentiment and domain data: the VADER ground-truth sets (Hutto & Gilbert, ICWSM 2014, MIT) ----
+VADER_SDIST = "vaderSentiment==3.3.2"
+VADER_DOMAINS = {
+    "movies": "movieReviewSnippets",
+    "tweets": "tweets",
+    "products": "amazonReviewSnippets",
+    "news": "nytEditorialSnippets",
+}
+
+
+def data_home() -> Path:
+    from embedlab.models.catalogue import cache_home
+
+    return cache_home() / "data"
+
+
+def vader_dir() -> Path:
+    """The VADER ground-truth files, fetched once from the package index as the sdist that carries them.
+
+    ``pip download`` of the source distribution is the only fetch (a package manager, never a
+    data hub); the archive is unpacked with tarfile's safe ``data`` filter.
+    """
+    import shutil
+    import subprocess
+    import sys
+    import tarfile
+    import tempfile
+
+    from embedlab.errors import EmbedlabError
+
+    target = data_home() / "vader-ground-truth"
+    if (target / "movieReviewSnippets_GroundTruth.txt").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                VADER_SDIST,
+                "-d",
+                tmp,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        archives = list(Path(tmp).glob("vaderSentiment-*.tar.gz"))
+        if done.returncode != 0 or not archives:
+            raise EmbedlabError(
+                f"could not fetch the VADER sentiment data ({VADER_SDIST}) with pip",
+                "run `make setup` on a machine that reaches the package index",
+            )
+        with tarfile.open(archives[0]) as outer:
+            outer.extractall(tmp, filter="data")
+        inner = next(
+            Path(tmp).glob("vaderSentiment-*/additional_resources/hutto_ICWSM_2014.tar.gz")
+        )
+        with tarfile.open(inner) as archive:
+            archive.extractall(Path(tmp) / "unpacked", filter="data")
+        found = next((Path(tmp) / "unpacked").rglob("movieReviewSnippets_GroundTruth.txt")).parent
+        if not target.exists():
+            shutil.move(str(found), target)
+    return target
+
+
+def vader_snippets(domain: str = "movies") -> list[tuple[str, float]]:
+    """``(text, mean human valence -4..4)`` pairs of one VADER domain (movies, tweets, ...)."""
+    if domain not in VADER_DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; known: {', '.join(VADER_DOMAINS)}")
+    raw = (vader_dir() / f"{VADER_DOMAINS[domain]}_GroundTruth.txt").read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    out = []
+    for line in text.splitlines():
+        cols = line.split("\t")
+        if len(cols) >= 3 and cols[2].strip():
+            out.append((cols[2].strip().replace("''", '"'), float(cols[1])))
+    return out
+
+
+def sentiment(domain: str = "movies") -> tuple[list[str], list[str]]:
+    """Texts and ``positive``/``negative`` labels (the sign of the human valence; 0 dropped)."""
+    pairs = [(t, v) for t, v in vader_snippets(domain) if v != 0]
+    return [t for t, _ in pairs], ["positive" if v > 0 else "negative" for _, v in pairs]
+
+
+def domains(per_domain: int = 500, seed: int = 0) -> tuple[list[str], list[str]]:
+    """A balanced sample of texts labelled by where they come from (movies, tweets, products, news)."""
+    import random
+
+    rng = random.Random(seed)
+    texts: list[str] = []
+    labels: list[str] = []
+    for domain in VADER_DOMAINS:
+        snippets = [t for t, _ in vader_snippets(domain)]
+        for text in rng.sample(snippets, min(per_domain, len(snippets))):
+            texts.append(text)
+            labels.append(domain)
+    return texts, labels

@@ -230,3 +230,66 @@ def count_records(path: str | os.PathLike[str]) -> int | None:
             last = chunk[-1:]
     lines += last != b"\n"
     return max(lines - 1, 0) if fmt in ("csv", "tsv") else lines
+
+
+def read_columns(path: str | os.PathLike[str], fields: list[str]) -> dict[str, list[object]]:
+    """Named columns of a .jsonl/.csv/.tsv/.parquet file, for labelled data (text + label).
+
+    Reads the whole file: labelled evaluation sets are small. Missing fields name what exists.
+    """
+    path = Path(path)
+    fmt = input_format(path)
+    _check_file(path)
+    if fmt == "txt":
+        raise DataFormatError(
+            f"{path} is plain text, which has no named columns",
+            "use a .csv, .jsonl or .parquet file with a text and a label column",
+        )
+    columns: dict[str, list[object]] = {f: [] for f in fields}
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.ParquetFile(path).schema_arrow.names
+        for name in fields:
+            if name not in names:
+                raise _missing_field(path, "the schema", name, names)
+        table = pq.read_table(path, columns=fields)
+        return {name: table.column(name).to_pylist() for name in fields}
+    rows = _read_jsonl_rows(path) if fmt == "jsonl" else _read_csv_rows(path)
+    for where, row in rows:
+        for name in fields:
+            if name not in row:
+                raise _missing_field(path, where, name, list(row))
+            columns[name].append(row[name])
+    return columns
+
+
+def _read_jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            line = _decode(raw, path, line_no).strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(
+                    f"line {line_no} of {path} is not valid JSON ({exc.msg})",
+                    "each line of a .jsonl file must be one JSON object",
+                ) from None
+            if not isinstance(row, dict):
+                raise DataFormatError(f"line {line_no} of {path} is not a JSON object", 'write {"text": ...}')
+            yield f"line {line_no}", row
+
+
+def _read_csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with path.open("r", encoding="utf-8", newline="") as handle:
+            for row_no, row in enumerate(csv.DictReader(handle, delimiter=delimiter), start=1):
+                yield f"row {row_no}", row
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(
+            f"{path} is not UTF-8 text (byte {exc.start} of a read block)",
+            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > fixed{path.suffix}`",
+        ) from None
