@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from embedlab.cli import compare, embed, evaluate, models, tokenize, tour
+from embedlab.cli import apps, compare, embed, evaluate, models, tokenize, tour
 from embedlab.errors import EmbedlabError
 
 app = typer.Typer(
@@ -24,6 +24,12 @@ app.command("tour")(tour.tour_command)
 app.command("eval")(evaluate.eval_command)
 app.command("compare")(compare.compare_command)
 app.add_typer(models.app, name="models")
+app.command("cluster")(apps.cluster_command)
+app.add_typer(apps.classify_app, name="classify")
+app.command("dedupe")(apps.dedupe_command)
+app.command("faq")(apps.faq_command)
+app.command("recommend")(apps.recommend_command)
+app.command("map")(apps.map_command)
 
 
 def main() -> None:

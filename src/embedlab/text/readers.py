@@ -293,3 +293,29 @@ def _read_csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
             f"{path} is not UTF-8 text (byte {exc.start} of a read block)",
             f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > fixed{path.suffix}`",
         ) from None
+
+
+def read_dataset(
+    path: str | os.PathLike[str], *, field: str | None = None, columns: list[str] | None = None
+) -> tuple[list[str], dict[str, list[object]]]:
+    """Texts of a whole file (any format) plus named extra columns, for the applications.
+
+    A .txt file has no columns: asking it for one is an error that says so.
+    """
+    path = Path(path)
+    field = field or DEFAULT_FIELD
+    columns = [c for c in (columns or []) if c]
+    if input_format(path) == "txt":
+        if columns:
+            raise DataFormatError(
+                f"{path} is plain text and has no column {columns[0]!r}",
+                "use a .csv, .jsonl or .parquet file for labelled data",
+            )
+        return [r.text for r in read_records(path, skip_empty=True)], {}
+    table = read_columns(path, [field, *columns])
+    texts = [str(t) for t in table[field] if isinstance(t, str) and t.strip()]
+    if len(texts) != len(table[field]):
+        raise DataFormatError(f"{path} has empty texts in {field!r}", "remove the empty rows")
+    if not texts:
+        raise InputError(f"{path} holds no texts", "pass a file with at least one text")
+    return texts, {c: table[c] for c in columns}

@@ -1,0 +1,1 @@
+"""Maps of embedding space (PNG and HTML)."""
