@@ -213,7 +213,7 @@ def recommend_command(
     model: Model = DEFAULT_MODEL,
     field: Field = None,
     id_field: Annotated[str | None, typer.Option(help="Id column (default: row number).")] = None,
-    k: Annotated[int, typer.Option(min=1, help="How many recommendations.")] = 5,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many recommendations.")] = 5,
 ) -> None:
     """Recommend items like the liked ones and unlike the disliked ones, excluding what was seen."""
     import embedlab
