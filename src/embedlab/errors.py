@@ -18,7 +18,8 @@ class EmbedlabError(Exception):
     def __init__(self, problem: str, hint: str | None = None) -> None:
         self.problem = problem
         self.hint = hint
-        super().__init__(f"{problem}. {hint}" if hint else problem)
+        hint_text = f"{hint[:1].upper()}{hint[1:]}" if hint else ""
+        super().__init__(f"{problem}. {hint_text}" if hint else problem)
 
 
 class InputError(EmbedlabError, ValueError):

@@ -278,3 +278,52 @@ def map_command(
         points, texts, out, labels=labels, title=f"{len(texts)} texts embedded with {embedder.name}"
     )
     Console(stderr=True).print(f"wrote {path}")
+
+
+def index_command(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of .txt, .md, .html, .pdf and .jsonl documents.")
+    ],
+    collection: Annotated[
+        str, typer.Option("--collection", "-c", help="Collection folder, or postgresql://...#name.")
+    ],
+    model: Model = DEFAULT_MODEL,
+    max_tokens: Annotated[int, typer.Option(help="Largest chunk, in the model's tokens.")] = 200,
+    overlap: Annotated[int, typer.Option(help="Tokens repeated between neighbouring chunks.")] = 40,
+) -> None:
+    """Chunk, embed and store a folder of documents; re-indexing embeds only what changed."""
+    from embedlab.apps.rag import index_folder, open_or_create
+
+    store = open_or_create(collection, model)
+    report = index_folder(folder, store, max_tokens=max_tokens, overlap=overlap, progress=True)
+    Console(stderr=True).print(
+        f"{len(report.added)} added, {len(report.updated)} changed, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged; {report.chunks_embedded} chunks embedded; "
+        f"{store.count()} chunks in {collection}",
+        highlight=False,
+    )
+
+
+def ask_command(
+    collection: Annotated[str, typer.Argument(help="Collection folder, or postgresql://...#name.")],
+    question: Annotated[str, typer.Argument(help="The question.")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many passages.")] = 5,
+    rerank: Annotated[
+        str | None, typer.Option(help="Re-rank the top candidates with this (stronger) model.")
+    ] = None,
+    hybrid: Annotated[bool, typer.Option(help="Fuse keyword (BM25) and dense search.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print passages as JSON.")] = False,
+) -> None:
+    """The best passages for a question, with source, score and surrounding context."""
+    import embedlab
+    from embedlab.apps.rag import as_prompt, ask
+    from embedlab.store import open_collection
+
+    store = open_collection(collection)
+    passages = ask(
+        store, question, k=k, rerank=embedlab.load(rerank) if rerank else None, hybrid=hybrid
+    )
+    if as_json:
+        typer.echo(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2))
+    else:
+        typer.echo(as_prompt(passages))

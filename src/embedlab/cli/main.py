@@ -30,6 +30,8 @@ app.command("dedupe")(apps.dedupe_command)
 app.command("faq")(apps.faq_command)
 app.command("recommend")(apps.recommend_command)
 app.command("map")(apps.map_command)
+app.command("index")(apps.index_command)
+app.command("ask")(apps.ask_command)
 
 
 def main() -> None:

@@ -195,6 +195,12 @@ class Embedder(ABC):
             progress=show_progress_bar,
         )
 
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` is for this model (chunking budgets); words unless overridden."""
+        from embedlab.text.tokenize import words
+
+        return len(words(text))
+
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two texts."""
         va, vb = self.embed([a, b], normalize=True)
