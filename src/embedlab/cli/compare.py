@@ -11,10 +11,18 @@ from rich.table import Table
 
 
 def compare_command(
-    models: Annotated[str | None, typer.Option(help="Comma-separated models; NAME@RUNTIME picks a runtime.")] = None,
-    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (see `embedlab eval --help`).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N items of each task.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for compare.md, compare.json and compare.png.")] = Path("compare-results"),
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated models; NAME@RUNTIME picks a runtime.")
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option(help="Comma-separated tasks (see `embedlab eval --help`).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Use only the first N items of each task.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for compare.md, compare.json and compare.png.")
+    ] = Path("compare-results"),
     fresh: Annotated[bool, typer.Option(help="Ignore cached results and measure again.")] = False,
 ) -> None:
     """Run approaches on tasks; print main scores, sentences/s, load time, peak memory, size."""

@@ -86,7 +86,11 @@ def measure(spec: str, tasks: list[str], limit: int | None) -> dict[str, Any]:
     started = time.perf_counter()
     model.embed(texts, batch_size=32)
     speed = len(texts) / (time.perf_counter() - started)
-    out: dict[str, Any] = {"dim": model.dim, "load_seconds": load_seconds, "sentences_per_second": speed}
+    out: dict[str, Any] = {
+        "dim": model.dim,
+        "load_seconds": load_seconds,
+        "sentences_per_second": speed,
+    }
     out["scores"], out["errors"] = {}, {}
     for name in tasks:
         try:
@@ -126,7 +130,10 @@ def compare(
                     reports.append(ModelReport(spec, errors={"load": child["fatal"]}))
                     advance(1)
                     continue
-                speed = {k: child[k] for k in ("dim", "load_seconds", "sentences_per_second", "peak_memory_mb")}
+                speed = {
+                    k: child[k]
+                    for k in ("dim", "load_seconds", "sentences_per_second", "peak_memory_mb")
+                }
                 _write(cache / f"{keys['_speed']}.json", speed)
                 cached["_speed"] = speed
                 for t in missing:
@@ -149,8 +156,17 @@ def compare(
 
 
 def _run_child(spec: str, tasks: list[str], limit: int | None) -> dict[str, Any]:
-    args = [sys.executable, "-m", "embedlab.eval.compare", spec, json.dumps(tasks), json.dumps(limit)]
-    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    args = [
+        sys.executable,
+        "-m",
+        "embedlab.eval.compare",
+        spec,
+        json.dumps(tasks),
+        json.dumps(limit),
+    ]
+    done = subprocess.run(
+        args, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -220,7 +236,9 @@ def chart(reports: list[ModelReport], tasks: list[str] | tuple[str, ...], path: 
             continue
         quality = sum(scores) / len(scores)
         ax.scatter(r.sentences_per_second, quality, s=40 + (r.peak_memory_mb or 0) / 10, alpha=0.7)
-        ax.annotate(r.model, (r.sentences_per_second, quality), textcoords="offset points", xytext=(6, 4))
+        ax.annotate(
+            r.model, (r.sentences_per_second, quality), textcoords="offset points", xytext=(6, 4)
+        )
     ax.set_xscale("log")
     ax.set_xlabel("sentences per second (log scale, this machine)")
     ax.set_ylabel(f"mean main score ({', '.join(tasks)})")
@@ -232,7 +250,9 @@ def chart(reports: list[ModelReport], tasks: list[str] | tuple[str, ...], path: 
     return path
 
 
-def write_outputs(reports: list[ModelReport], tasks: list[str] | tuple[str, ...], folder: Path) -> list[Path]:
+def write_outputs(
+    reports: list[ModelReport], tasks: list[str] | tuple[str, ...], folder: Path
+) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     md = folder / "compare.md"
     md.write_text(to_markdown(reports, tasks))

@@ -278,7 +278,9 @@ def _read_jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
                     "each line of a .jsonl file must be one JSON object",
                 ) from None
             if not isinstance(row, dict):
-                raise DataFormatError(f"line {line_no} of {path} is not a JSON object", 'write {"text": ...}')
+                raise DataFormatError(
+                    f"line {line_no} of {path} is not a JSON object", 'write {"text": ...}'
+                )
             yield f"line {line_no}", row
 
 
