@@ -16,6 +16,7 @@ from typing import Any
 
 from embedlab.embedders.base import Embedder
 from embedlab.errors import InputError
+from embedlab.progress import progress_bar
 from embedlab.text.chunking import chunk_text
 from embedlab.text.documents import DOCUMENT_TYPES, extract_text
 
@@ -99,31 +100,46 @@ def index_folder(
     for source in sorted(set(known) - set(documents)):
         collection.delete(where={"source": source})
         report.removed.append(source)
-    for source, path in documents.items():
-        sha = _sha(path)
-        if known.get(source) == sha:
-            report.unchanged.append(source)
-            continue
-        if source in known:
-            collection.delete(where={"source": source})
-            report.updated.append(source)
-        else:
-            report.added.append(source)
-        text = extract_text(path)
-        chunks = chunk_text(text, max_tokens=max_tokens, overlap=overlap, count_tokens=counter)
-        if not chunks:
-            continue
-        collection.add(
-            [c.text for c in chunks],
-            ids=[f"{source}#{c.index}" for c in chunks],
-            metadatas=[
-                {"source": source, "chunk": c.index, "start": c.start, "end": c.end, "sha": sha}
-                for c in chunks
-            ],
-            progress=progress,
-        )
-        report.chunks_embedded += len(chunks)
+    with progress_bar("indexing documents", len(documents), enabled=progress) as advance:
+        for source, path in documents.items():
+            _index_one(collection, source, path, known, report, max_tokens, overlap, counter)
+            advance(1)
     return report
+
+
+def _index_one(
+    collection: Any,
+    source: str,
+    path: Path,
+    known: dict[str, str],
+    report: IndexReport,
+    max_tokens: int,
+    overlap: int,
+    counter: Callable[[str], int],
+) -> None:
+    """(Re-)index one document unless its hash says it is unchanged."""
+    sha = _sha(path)
+    if known.get(source) == sha:
+        report.unchanged.append(source)
+        return
+    if source in known:
+        collection.delete(where={"source": source})
+        report.updated.append(source)
+    else:
+        report.added.append(source)
+    text = extract_text(path)
+    chunks = chunk_text(text, max_tokens=max_tokens, overlap=overlap, count_tokens=counter)
+    if not chunks:
+        return
+    collection.add(
+        [c.text for c in chunks],
+        ids=[f"{source}#{c.index}" for c in chunks],
+        metadatas=[
+            {"source": source, "chunk": c.index, "start": c.start, "end": c.end, "sha": sha}
+            for c in chunks
+        ],
+    )
+    report.chunks_embedded += len(chunks)
 
 
 def ask(
