@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from embedlab.embedders.base import Embedder, load_array, save_array
+from embedlab.embedders.base import Embedder, atomic_folder, load_array, save_array
 from embedlab.errors import InputError, ModelFormatError
 
 CLASSIFIER_FILE = "classifier.json"
@@ -87,10 +85,7 @@ class TextClassifier:
         """A folder: classifier.json, weights as .npy, and the embedder (saved, or its name)."""
         if self._clf is None:
             raise InputError("nothing to save: the classifier is not trained", "call fit first")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_folder(path) as tmp:
             meta: dict[str, Any] = {
                 "format": "embedlab-classifier",
                 "classes": [str(c) for c in self.classes_],
@@ -104,13 +99,7 @@ class TextClassifier:
                 self.embedder.save(tmp / "embedder")
                 meta["embedder_folder"] = "embedder"
             (tmp / CLASSIFIER_FILE).write_text(json.dumps(meta, indent=2))
-            if target.exists():
-                shutil.rmtree(target)
-            tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TextClassifier:

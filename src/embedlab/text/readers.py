@@ -122,12 +122,13 @@ def _missing_field(path: Path, where: str, field: str, available: list[str]) -> 
     )
 
 
-def _read_jsonl(path: Path, field: str, id_field: str | None) -> Iterator[tuple[object, str]]:
+def _jsonl_objects(path: Path) -> Iterator[tuple[int, dict | None]]:
+    """``(line number, object)`` for each line; ``None`` for a blank line. Bad lines raise."""
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
             line = _decode(raw, path, line_no).strip()
             if not line:
-                yield None, ""
+                yield line_no, None
                 continue
             try:
                 obj = json.loads(line)
@@ -141,7 +142,12 @@ def _read_jsonl(path: Path, field: str, id_field: str | None) -> Iterator[tuple[
                     f"line {line_no} of {path} is a JSON {type(obj).__name__}, not an object",
                     'write one object a line, e.g. {"text": "..."}',
                 )
-            yield _pick(obj, path, f"line {line_no}", field, id_field)
+            yield line_no, obj
+
+
+def _read_jsonl(path: Path, field: str, id_field: str | None) -> Iterator[tuple[object, str]]:
+    for line_no, obj in _jsonl_objects(path):
+        yield (None, "") if obj is None else _pick(obj, path, f"line {line_no}", field, id_field)
 
 
 def _pick(
@@ -265,23 +271,9 @@ def read_columns(path: str | os.PathLike[str], fields: list[str]) -> dict[str, l
 
 
 def _read_jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            line = _decode(raw, path, line_no).strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(
-                    f"line {line_no} of {path} is not valid JSON ({exc.msg})",
-                    "each line of a .jsonl file must be one JSON object",
-                ) from None
-            if not isinstance(row, dict):
-                raise DataFormatError(
-                    f"line {line_no} of {path} is not a JSON object", 'write {"text": ...}'
-                )
-            yield f"line {line_no}", row
+    for line_no, obj in _jsonl_objects(path):
+        if obj is not None:
+            yield f"line {line_no}", obj
 
 
 def _read_csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
