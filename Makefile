@@ -1,4 +1,5 @@
-# embedlab: `make run` installs everything and runs the tour; `make test` installs and tests.
+# embedlab: `make run` installs everything and starts the server with a demo collection;
+# `make test` installs everything and runs the tests.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/embedlab tour
+	$(BIN)/embedlab serve --demo
 
 test: setup
 	$(BIN)/ruff check src tests bench

@@ -215,3 +215,69 @@ def test_word_vector_errors() -> None:
         WordVectorEmbedder(["a", "b"], np.zeros((3, 2), dtype=np.float32))
     with pytest.raises(InputError, match="duplicates"):
         WordVectors(["a", "a"], np.zeros((2, 2), dtype=np.float32))
+
+
+# -- the gensim verbs and SIF pooling ---------------------------------------------------------------
+def test_glove_analogy_and_doesnt_match(glove: WordVectorEmbedder) -> None:
+    kv = glove.vectors
+    assert kv.analogy("man", "king", "woman") == "queen"
+    assert kv.analogy("france", "paris", "italy") == "rome"
+    top = kv.analogy("man", "king", "woman", topn=3)
+    assert top[0][0] == "queen" and len(top) == 3
+    assert kv.doesnt_match(["breakfast", "cereal", "dinner", "lunch"]) == "cereal"
+    assert kv.index_to_key is kv.words and kv.key_to_index["the"] == 0
+    assert kv[["king", "queen"]].shape == (2, 50)
+    np.testing.assert_allclose(np.linalg.norm(kv.get_vector("king", norm=True)), 1.0, rtol=1e-6)
+    restricted = kv.most_similar("king", topn=5, restrict_vocab=1000)
+    assert all(kv.get_index(w) < 1000 for w, _ in restricted)
+    by_vector = kv.similar_by_vector(kv["king"], topn=1)
+    assert by_vector[0][0] == "king"
+
+
+def test_counts_and_sif_pooling(tmp_path: Path) -> None:
+    words = ["the", "cat", "sat"]
+    vectors = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    counts = np.array([900, 60, 40])
+    model = WordVectorEmbedder(words, vectors, counts=counts, pooling="sif", sif_a=0.01)
+    assert model.vectors.get_count("cat") == 60
+    assert model.vectors.most_frequent(2) == [("the", 900), ("cat", 60)]
+    p = counts / counts.sum()
+    weights = 0.01 / (0.01 + p)
+    expected = (weights[0] * vectors[0] + weights[1] * vectors[1]) / (weights[0] + weights[1])
+    np.testing.assert_allclose(model.embed("the cat"), expected, rtol=1e-6)
+    walk = model.embed_tokens("the cat")
+    assert walk.pooling.startswith("SIF") and "corpus counts" in walk.notes[-1]
+    np.testing.assert_array_equal(walk.vector, model.embed("the cat"))
+
+    loaded = embedlab.load(model.save(tmp_path / "sif"))
+    assert loaded.params == {"lowercase": True, "pooling": "sif", "sif_a": 0.01}
+    np.testing.assert_array_equal(loaded.vectors.counts, counts)
+    np.testing.assert_array_equal(loaded.embed("the cat sat"), model.embed("the cat sat"))
+
+    plain = WordVectorEmbedder(words, vectors)  # no counts: Zipf on the rank, first row heaviest
+    plain.set_params(pooling="sif")
+    sif = plain._weights()
+    assert sif is not None and sif[0] < sif[1] < sif[2]
+    with pytest.raises(InputError, match="no word counts"):
+        plain.vectors.get_count("the")
+    with pytest.raises(InputError, match="pooling"):
+        WordVectorEmbedder(words, vectors, pooling="max")
+
+
+def test_glove_sif_pooling_by_name() -> None:
+    model = embedlab.load("glove-50d", pooling="sif")
+    walk = model.embed_tokens("the cat")
+    assert "Zipf" in walk.notes[-1]
+    the, cat = (float(s.split("=")[1]) for s in walk.notes[-1].split(": ")[1].split(", "))
+    assert the < 0.1 < 0.5 < cat  # the most frequent word counts least
+
+
+def test_word_vectors_file_round_trip_through_the_object(tmp_path: Path) -> None:
+    kv = WordVectors(["a", "b"], np.array([[1, 2], [3, 4]], dtype=np.float32))
+    path = kv.save(tmp_path / "ab.vec")
+    back = WordVectors.load(path)
+    assert back.words == ["a", "b"]
+    np.testing.assert_array_equal(back.vectors, kv.vectors)
+    binary = kv.save_word2vec_format(tmp_path / "ab.w2v", binary=True)  # gensim's spelling
+    again = WordVectors.load_word2vec_format(binary, binary=True)
+    np.testing.assert_array_equal(again.vectors, kv.vectors)

@@ -29,6 +29,17 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: on this shared 2-core machine two are often several times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def minilm_reference():
     from sentence_transformers import SentenceTransformer
@@ -152,6 +163,7 @@ def test_threads_from_environment(minilm: TransformerEmbedder, monkeypatch) -> N
     import torch
 
     before = torch.get_num_threads()
+    torch.set_num_threads(2)
     monkeypatch.setenv("EMBEDLAB_THREADS", "1")
     try:
         TransformerEmbedder(minilm.params["model"]).embed("hello")
@@ -196,3 +208,145 @@ def test_errors_name_the_problem(minilm: TransformerEmbedder, tmp_path: Path) ->
         TransformerEmbedder(minilm.params["model"], pooling="median")
     with pytest.raises(InputError, match="more than this model takes"):
         TransformerEmbedder(minilm.params["model"], max_length=4096).embed("hello")
+
+
+# -- issue 4: long-text windows, Matryoshka truncation, pooling, layers, words -------------------
+def test_sliding_window_averages_window_vectors_like_sentence_transformers(
+    minilm: TransformerEmbedder, minilm_reference
+) -> None:
+    long_text = LONG_TEXT + " " + LONG_TEXT  # ~760 wordpieces: four windows of 256 at stride 127
+    windowed = TransformerEmbedder(minilm.params["model"], sliding_window=True)
+    pieces = windowed.windows(long_text)
+    assert len(pieces) >= 4 and all(piece in long_text for piece in pieces)
+    assert all(len(minilm_reference.tokenizer(p)["input_ids"]) <= 256 for p in pieces)
+    assert pieces[0].startswith("Version") and long_text.endswith(pieces[-1])
+    # every window starts at a word, so it tokenizes as it did inside the whole text
+    assert all(long_text[long_text.index(p) - 1] == " " for p in pieces[1:])
+
+    reference = minilm_reference.encode(pieces, convert_to_numpy=True).mean(axis=0)
+    reference /= np.linalg.norm(reference)
+    short = "A short sentence fits in one window."
+    ours = windowed.embed([long_text, short])
+    assert float(ours[0] @ reference) >= 0.99999
+    truncated = minilm.embed(long_text)
+    assert float(ours[0] @ truncated) < 0.999  # the window average differs from truncation
+    np.testing.assert_allclose(ours[1], minilm.embed(short), atol=1e-6)  # short texts: unchanged
+    assert windowed.windows(short) == [short]
+    walk = windowed.embed_tokens(long_text)
+    assert any(f"averages {len(pieces)} overlapping windows" in n for n in walk.notes)
+    np.testing.assert_allclose(walk.vector, ours[0], atol=1e-6)
+    with pytest.raises(InputError, match="window_stride"):
+        TransformerEmbedder(minilm.params["model"], sliding_window=True, window_stride=300).embed(
+            long_text
+        )
+
+
+def test_matryoshka_truncation(minilm: TransformerEmbedder, sample_texts: list[str]) -> None:
+    full = minilm.embed(sample_texts[:6])
+    cut = TransformerEmbedder(minilm.params["model"], truncate_dim=64)
+    short = cut.embed(sample_texts[:6])
+    assert cut.dim == 64 and short.shape == (6, 64)
+    np.testing.assert_allclose(np.linalg.norm(short, axis=1), 1.0, atol=1e-5)  # re-normalised
+    expected = full[:, :64] / np.linalg.norm(full[:, :64], axis=1, keepdims=True)
+    np.testing.assert_allclose(short, expected, atol=1e-5)
+    raw = TransformerEmbedder(minilm.params["model"], truncate_dim=64, normalize=False)
+    assert abs(float(np.linalg.norm(raw.embed("hello")[:64])) - 1) > 0.01  # not when asked not to
+    with pytest.raises(InputError, match="truncate_dim 1000"):
+        TransformerEmbedder(minilm.params["model"], truncate_dim=1000).embed("hello")
+    with pytest.raises(InputError, match="truncate_dim must be a positive"):
+        TransformerEmbedder(minilm.params["model"], truncate_dim=0)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max", "lasttoken"])
+def test_pooling_modes_read_the_contextual_vectors(minilm: TransformerEmbedder, pooling) -> None:
+    text = "The goalkeeper saved a penalty in the last minute."
+    model = TransformerEmbedder(minilm.params["model"], pooling=pooling, normalize=False)
+    walk = model.embed_tokens(text)
+    expected = {
+        "mean": walk.contextual.mean(axis=0),
+        "cls": walk.contextual[0],
+        "max": walk.contextual.max(axis=0),
+        "lasttoken": walk.contextual[-1],
+    }[pooling]
+    np.testing.assert_allclose(walk.vector, expected, atol=1e-5)
+    # padding in a batch with a longer text does not change any pooling
+    batch = model.embed([text, LONG_TEXT], batch_size=2)
+    np.testing.assert_allclose(batch[0], expected, atol=1e-4)
+
+
+def test_every_layer_and_equal_mixing(minilm: TransformerEmbedder) -> None:
+    text = "I sat by the river bank."
+    states = minilm.hidden_states(text)
+    assert minilm.num_layers == 6 and states.shape == (7, 9, 384)
+    walk = minilm.embed_tokens(text)
+    np.testing.assert_allclose(states[-1], walk.contextual, atol=1e-5)
+    first = minilm.embed_tokens(text, layer=0)
+    np.testing.assert_allclose(first.contextual, states[0], atol=1e-6)
+    assert "embedding layer" in " ".join(first.notes)
+    assert not np.allclose(states[0], states[3], atol=1e-2)  # layers really differ
+    np.testing.assert_allclose(minilm.embed_tokens(text, layer=-3).contextual, states[4], atol=1e-6)
+    mixed = minilm.embed_tokens(text, layer="mix")
+    np.testing.assert_allclose(mixed.contextual, states.mean(axis=0), atol=1e-5)
+    # a model configured with layer="mix" pools the mean of all layers
+    model = TransformerEmbedder(minilm.params["model"], layer="mix", normalize=False)
+    np.testing.assert_allclose(model.embed(text), states.mean(axis=0).mean(axis=0), atol=1e-5)
+    features = minilm.layer_features([text, "Another sentence."])
+    assert features.shape == (2, 7, 384)
+    np.testing.assert_allclose(features[0], states.mean(axis=1), atol=1e-5)
+    with pytest.raises(InputError, match="layer 7 does not exist"):
+        minilm.embed_tokens(text, layer=7)
+    with pytest.raises(InputError, match="unknown layer"):
+        TransformerEmbedder(minilm.params["model"], layer="top")
+
+
+def test_word_vectors_merge_subwords(minilm: TransformerEmbedder) -> None:
+    text = "Embeddings are unbelievably useful."
+    words = minilm.embed_words(text)
+    assert words.words == ["Embeddings", "are", "unbelievably", "useful", "."]
+    walk = minilm.embed_tokens(text)
+    group = words.token_indices[2]
+    assert len(group) > 1 and "".join(walk.tokens[i] for i in group).replace("#", "") == (
+        "unbelievably"
+    )
+    np.testing.assert_allclose(words.vector("UNBELIEVABLY"), walk.contextual[group].mean(0))
+    assert [text[a:b] for a, b in words.spans] == words.words
+    with pytest.raises(InputError, match="not a word"):
+        words.vector("bank")
+
+
+def test_bank_in_context(minilm: TransformerEmbedder) -> None:
+    from embedlab.embedders.context import compare_contexts
+
+    river, money = "I sat by the river bank.", "I opened a Bank account."
+    result = compare_contexts(minilm, "bank", [river, money, river])
+    assert [c.tokens for c in result.contexts] == [["bank"]] * 3
+    assert result.similarity[0, 1] < 0.9  # measured 0.73
+    assert result.similarity[0, 2] == pytest.approx(1.0, abs=1e-6)  # same context, same vector
+    assert result.lookup_similarity == pytest.approx(1.0)  # one table row for every "bank"
+    assert result.most_different()[:2] in ((0, 1), (1, 2))
+    layers = result.layer_similarity
+    assert len(layers) == 7 and layers[0] > layers[-1]  # context builds up through the layers
+    with pytest.raises(InputError, match="does not occur in text 2"):
+        compare_contexts(minilm, "bank", [river, "No such word here."])
+    with pytest.raises(InputError, match="at least two texts"):
+        compare_contexts(minilm, "bank", [river])
+
+
+def test_runtime_options_are_checked(minilm: TransformerEmbedder) -> None:
+    with pytest.raises(InputError, match="unknown runtime"):
+        TransformerEmbedder(minilm.params["model"], runtime="gpu")
+    with pytest.raises(InputError, match="torch runtime"):
+        TransformerEmbedder(minilm.params["model"], runtime="onnx", layer="mix")
+    with pytest.raises(InputError, match="threads must be"):
+        TransformerEmbedder(minilm.params["model"], threads=0)
+    assert minilm.count_tokens(LONG_TEXT) > 300  # counts past the model's limit
+
+
+def test_encoder_decoder_models_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "t5"
+    folder.mkdir()
+    shutil.copyfile(catalogue.minilm_path() / "tokenizer.json", folder / "tokenizer.json")
+    config = {"model_type": "t5", "is_encoder_decoder": True, "d_model": 8, "num_heads": 2}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFormatError, match="encoder-decoder model"):
+        embedlab.load(folder).embed("hello")

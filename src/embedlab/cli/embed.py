@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 DEFAULT_MODEL = "minilm"
+
+# `--runtime` for every command that loads a transformer (see embedlab.embedders.onnx_runtime)
+Runtime = Annotated[
+    str | None,
+    typer.Option(
+        help="Transformer runtime: torch, onnx (fp32) or onnx-int8 (fastest on CPU); "
+        "the ONNX export is cached after the first run."
+    ),
+]
+
+
+def load_model(model: str, runtime: str | None) -> Any:
+    """``embedlab.load(model)``, moved onto ``runtime`` when one is given."""
+    import embedlab
+    from embedlab.embedders.transformer import with_runtime
+
+    return with_runtime(embedlab.load(model), runtime)
 
 
 def embed_command(
@@ -43,6 +60,7 @@ def embed_command(
         Path | None, typer.Option(help="Also save the (fitted) model to this folder.")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    runtime: Runtime = None,
 ) -> None:
     """Embed every text of a file, streamed; an interrupted run resumes where it stopped."""
     from embedlab.batch import embed_file
@@ -50,7 +68,7 @@ def embed_command(
     result = embed_file(
         source,
         out,
-        model,
+        model if runtime is None else load_model(model, runtime),
         field=field,
         id_field=id_field,
         skip_empty=skip_empty,
@@ -76,11 +94,10 @@ def similarity_command(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Model name or saved folder.")
     ] = DEFAULT_MODEL,
+    runtime: Runtime = None,
 ) -> None:
     """Print the cosine similarity of two texts."""
-    import embedlab
-
-    embedder = embedlab.load(model)
+    embedder = load_model(model, runtime)
     if embedder.trainable and not embedder.is_fitted:
         embedder.fit([a, b])
     typer.echo(f"{embedder.similarity(a, b):.4f}")

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from embedlab.cli.embed import Runtime, load_model
+
 
 def eval_command(
     task: Annotated[
@@ -26,14 +28,13 @@ def eval_command(
         int | None, typer.Option(min=1, help="Use only the first N items (quick checks).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    runtime: Runtime = None,
 ) -> None:
     """Evaluate a model on a task; prints every score and marks the main one."""
     from embedlab.eval import get_task
 
     task_obj = get_task(task, data=data, text_field=text, label_field=label, limit=limit)
-    import embedlab
-
-    result = task_obj.run(embedlab.load(model))
+    result = task_obj.run(load_model(model, runtime))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

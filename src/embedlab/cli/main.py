@@ -7,7 +7,12 @@ import sys
 import typer
 from rich.console import Console
 
-from embedlab.cli import apps, compare, embed, evaluate, models, tokenize, tour
+from embedlab.cli import apps, collection, compare, embed, evaluate, models, serve, tokenize, tour
+from embedlab.cli import context as context_cli
+from embedlab.cli import data as data_cli
+from embedlab.cli import train as train_cli
+from embedlab.cli import train_gpt as train_gpt_cli
+from embedlab.cli import words as words_cli
 from embedlab.errors import EmbedlabError
 
 app = typer.Typer(
@@ -24,6 +29,14 @@ app.command("tour")(tour.tour_command)
 app.command("eval")(evaluate.eval_command)
 app.command("compare")(compare.compare_command)
 app.add_typer(models.app, name="models")
+train_cli.app.command("gpt")(train_gpt_cli.train_gpt_command)
+app.add_typer(train_cli.app, name="train")
+app.command("context")(context_cli.context_command)
+app.add_typer(data_cli.app, name="data")
+app.command("neighbors")(words_cli.neighbors_command)
+app.command("analogy")(words_cli.analogy_command)
+app.add_typer(collection.app, name="collection")
+app.command("serve")(serve.serve_command)
 app.command("cluster")(apps.cluster_command)
 app.add_typer(apps.classify_app, name="classify")
 app.command("dedupe")(apps.dedupe_command)

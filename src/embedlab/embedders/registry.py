@@ -22,6 +22,10 @@ _METHODS: dict[str, str] = {
     "transformer": "embedlab.embedders.transformer:TransformerEmbedder",
     "static": "embedlab.embedders.static:StaticEmbedder",
     "word-vectors": "embedlab.embedders.static:WordVectorEmbedder",
+    "word2vec": "embedlab.embedders.gensim_models:Word2VecEmbedder",
+    "fasttext": "embedlab.embedders.gensim_models:FastTextEmbedder",
+    "doc2vec": "embedlab.embedders.doc2vec:Doc2VecEmbedder",
+    "glove": "embedlab.embedders.glove:GloVeEmbedder",
 }
 
 

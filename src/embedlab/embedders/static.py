@@ -2,8 +2,10 @@
 
 - ``StaticEmbedder`` runs a model2vec folder (subword vectors, e.g. distilled from MiniLM) as one
   small numpy class, matching ``model2vec.StaticModel.encode`` without importing model2vec.
-- ``WordVectors`` holds word vectors (GloVe, word2vec, ...) with the gensim-style verbs.
-- ``WordVectorEmbedder`` turns texts into the mean of their words' vectors.
+- ``WordVectors`` and ``WordVectorEmbedder`` (word vectors with gensim's verbs, averaged into text
+  vectors) live in :mod:`embedlab.embedders.word_vectors` and are re-exported here; the trained
+  word models are in ``gensim_models``, ``doc2vec`` and ``glove``, file formats in
+  ``word_formats``.
 
 No torch here: lookups and means are numpy, so these load in well under a second.
 """
@@ -13,10 +15,10 @@ from __future__ import annotations
 import json
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
@@ -25,18 +27,11 @@ from embedlab.embedders.base import (
     TokenEmbeddings,
     check_texts,
     l2_normalize,
-    load_array,
-    load_json,
-    save_array,
-    save_json,
 )
-from embedlab.errors import (
-    InputError,
-    ModelFormatError,
-    NotFittedError,
-    UnknownModelError,
-    UnknownWordError,
-)
+from embedlab.embedders.word_vectors import WordVectorEmbedder, WordVectors
+from embedlab.errors import ModelFormatError, UnknownModelError, UnknownWordError
+
+__all__ = ["StaticEmbedder", "UnknownWordError", "WordVectorEmbedder", "WordVectors"]
 
 # model2vec's defaults when a config does not say
 DEFAULT_MAX_LENGTH = 512
@@ -295,214 +290,3 @@ def _unk_id(tokenizer: Any) -> int | None:
     if hasattr(model, "unk_token"):  # WordPiece, BPE, WordLevel
         return None if model.unk_token is None else tokenizer.token_to_id(model.unk_token)
     return json.loads(tokenizer.to_str())["model"].get("unk_id")  # Unigram
-
-
-# -- word vectors -----------------------------------------------------------------------------
-class WordVectors:
-    """Word vectors by word: ``kv["king"]``, ``"king" in kv``, ``most_similar``, ``similarity``.
-
-    Kept apart from any embedder or training state (as gensim's KeyedVectors are), so the same
-    vectors serve word lookups, analogies and text embedding.
-    """
-
-    def __init__(self, words: Sequence[str], vectors: np.ndarray) -> None:
-        words = list(words)
-        if vectors.ndim != 2 or len(words) != vectors.shape[0]:
-            raise InputError(
-                f"{len(words)} words but vectors of shape {vectors.shape}",
-                "pass one vector (row) per word",
-            )
-        self.words: list[str] = words
-        # float32 as given; a memory-mapped array stays mapped (nothing is read until needed)
-        self.vectors: np.ndarray = (
-            vectors if vectors.dtype == np.float32 else vectors.astype(np.float32)
-        )
-        self.index: dict[str, int] = dict(zip(words, range(len(words)), strict=True))
-        if len(self.index) != len(words):
-            raise InputError("the word list has duplicates", "pass each word once")
-        self._unit: np.ndarray | None = None
-
-    @property
-    def dim(self) -> int:
-        return int(self.vectors.shape[1])
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-    def __contains__(self, word: object) -> bool:
-        return word in self.index
-
-    def __getitem__(self, word: str) -> np.ndarray:
-        return np.array(self.vectors[self.get_index(word)], dtype=np.float32)
-
-    def __repr__(self) -> str:
-        return f"WordVectors({len(self)} words, dim={self.dim})"
-
-    def get_index(self, word: str) -> int:
-        """The row of ``word``; unknown words raise :class:`UnknownWordError` with a hint."""
-        try:
-            return self.index[word]
-        except (KeyError, TypeError):
-            hint = f"check the spelling; the vocabulary has {len(self)} words"
-            if isinstance(word, str) and word.lower() in self.index and word != word.lower():
-                hint = f"the vocabulary is lowercase: try {word.lower()!r}"
-            raise UnknownWordError(f"the word {word!r} is not in the vocabulary", hint) from None
-
-    @property
-    def unit_vectors(self) -> np.ndarray:
-        """Row-normalised copy for cosine searches, made on first use."""
-        if self._unit is None:
-            self._unit = l2_normalize(np.ascontiguousarray(self.vectors, dtype=np.float32))
-        return self._unit
-
-    def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two words."""
-        unit = self.unit_vectors
-        return float(unit[self.get_index(a)] @ unit[self.get_index(b)])
-
-    def most_similar(
-        self,
-        positive: str | Sequence[str] = (),
-        negative: str | Sequence[str] = (),
-        topn: int = 10,
-    ) -> list[tuple[str, float]]:
-        """Nearest words by cosine to mean(positive) - mean(negative), query words excluded.
-
-        ``most_similar(positive=["king", "woman"], negative=["man"])`` is the classic analogy.
-        """
-        positive = [positive] if isinstance(positive, str) else list(positive)
-        negative = [negative] if isinstance(negative, str) else list(negative)
-        if not positive and not negative:
-            raise InputError("most_similar needs at least one word", "pass positive=['king']")
-        if topn < 1:
-            raise InputError(f"topn must be at least 1, got {topn}", "use e.g. topn=10")
-        unit = self.unit_vectors
-        query_ids = [self.get_index(w) for w in positive + negative]
-        signs = np.array([1.0] * len(positive) + [-1.0] * len(negative), dtype=np.float32)
-        query = l2_normalize((signs[:, None] * unit[query_ids]).mean(axis=0))
-        scores = unit @ query
-        scores[query_ids] = -np.inf
-        count = min(topn, len(self) - len(set(query_ids)))
-        if count <= 0:
-            return []
-        best = np.argpartition(-scores, count - 1)[:count]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [(self.words[i], float(scores[i])) for i in best]
-
-
-class WordVectorEmbedder(Embedder):
-    """A text's vector is the mean of its known words' vectors (unknown words are skipped).
-
-    Build it from your own ``words`` and ``vectors`` arrays, or from the packaged GloVe with
-    :meth:`from_glove_package`. ``vectors`` is the :class:`WordVectors` (None until given).
-    """
-
-    method = "word-vectors"
-
-    def __init__(
-        self,
-        words: Sequence[str] | None = None,
-        vectors: np.ndarray | None = None,
-        *,
-        lowercase: bool = True,
-    ) -> None:
-        super().__init__(lowercase=bool(lowercase))
-        if (words is None) != (vectors is None):
-            raise InputError("words and vectors go together", "pass both, or neither")
-        self.vectors: WordVectors | None = (
-            WordVectors(words, np.asarray(vectors)) if words is not None else None
-        )
-
-    @classmethod
-    def from_glove_package(cls, **params: Any) -> Self:
-        """The packaged GloVe 6B 50d: 400k lowercase words; the matrix is memory-mapped."""
-        import pyarrow.parquet as pq
-
-        from embedlab.models import catalogue
-
-        vectors_path, index_path = catalogue.glove_files()
-        table = pq.read_table(index_path)
-        words = table.column(0).to_pylist()
-        vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
-        return cls(words, vectors, **params)
-
-    @property
-    def is_fitted(self) -> bool:
-        return self.vectors is not None
-
-    def _require_fitted(self) -> None:
-        self._kv()  # "no vectors yet" says more than base's "not fitted"
-
-    def _kv(self) -> WordVectors:
-        if self.vectors is None:
-            raise NotFittedError(
-                "this word-vector embedder has no vectors yet",
-                "pass words= and vectors=, or use WordVectorEmbedder.from_glove_package()",
-            )
-        return self.vectors
-
-    @property
-    def dim(self) -> int:
-        return self._kv().dim
-
-    def _lookup(self, text: str) -> tuple[list[tuple[str, tuple[int, int]]], list[int]]:
-        """Word tokens of ``text`` and their rows (-1 for words not in the vocabulary)."""
-        from embedlab.text.tokenize import word_tokens
-
-        index = self._kv().index
-        tokens = word_tokens(text, lowercase=self.params.get("lowercase", True))
-        return tokens, [index.get(token, -1) for token, _ in tokens]
-
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        kv = self._kv()
-        out = np.zeros((len(texts), kv.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            ids = [j for j in self._lookup(text)[1] if j >= 0]
-            if ids:
-                out[i] = kv.vectors[ids].mean(axis=0, dtype=np.float32)
-        return out
-
-    def embed_tokens(self, text: str) -> TokenEmbeddings:
-        """Every word token with its row (zeros when unknown) and the mean of the known ones."""
-        (text,) = check_texts([text])
-        kv = self._kv()
-        tokens, ids = self._lookup(text)
-        lookup = np.zeros((len(ids), kv.dim), dtype=np.float32)
-        known = [k for k, i in enumerate(ids) if i >= 0]
-        if known:
-            lookup[known] = kv.vectors[[ids[k] for k in known]]
-        notes = []
-        unknown = [tokens[k][0] for k, i in enumerate(ids) if i < 0]
-        if unknown:
-            notes.append("not in the vocabulary, skipped: " + ", ".join(unknown))
-        if not known:
-            notes.append("no known word: the vector is all zeros")
-        return TokenEmbeddings(
-            text=text,
-            model=self.name,
-            tokens=[token for token, _ in tokens],
-            ids=ids,
-            lookup=lookup,
-            vector=self._embed_batch([text])[0],
-            pooling="mean",
-            offsets=[span for _, span in tokens],
-            contextual=None,
-            notes=notes,
-        )
-
-    def _save_state(self, folder: Path) -> dict[str, Any]:
-        kv = self._kv()
-        return {
-            "words": save_json(folder, "words", kv.words),
-            "vectors": save_array(folder, "vectors", kv.vectors),
-        }
-
-    def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
-        words = load_json(folder, meta.get("words", "words.json"))
-        vectors = load_array(folder, meta.get("vectors", "vectors.npy"))
-        if not isinstance(words, list) or len(words) != len(vectors):
-            raise ModelFormatError(
-                f"{folder}: the word list and the vectors do not match in length",
-                "re-save the model",
-            )
-        self.vectors = WordVectors(words, vectors)

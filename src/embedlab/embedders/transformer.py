@@ -3,6 +3,9 @@
 The pipeline is sentence-transformers' own (tokenize with truncation, run the model, pool the last
 hidden state, optionally L2-normalise) rebuilt on plain ``transformers`` so that every stage is
 visible to ``embed_tokens``; for the same folder ``embed`` matches ``SentenceTransformer.encode``.
+Encoders (BERT-style) and decoders (GPT-style, left to right, last-token pooled) both work; any
+layer's token vectors, word vectors and ELMo-style layer mixes are available on torch, and
+sentence vectors also on the ONNX runtimes (:mod:`embedlab.embedders.onnx_runtime`).
 
 torch and transformers are imported only when a model is first used, and weights are loaded
 lazily: a saved model is rebuilt from its parameters before its own copy of the weights is
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts
+from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
+from embedlab.embedders.layers import LayerMix, LayerSpec, check_layer_spec, resolve_layer
+from embedlab.embedders.onnx_runtime import DEFAULT_KEEP_FP32, check_runtime, resolve_threads
 from embedlab.errors import InputError, ModelFormatError, UnknownModelError
 
 if TYPE_CHECKING:
     import torch
+
+    from embedlab.embedders.context import WordEmbeddings
 
 POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens", "lasttoken")
 HF_SUBFOLDER = "hf"
@@ -44,6 +51,16 @@ _LEGACY_POOLING_KEYS = {
 _SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
 # architectures whose learned positions start after the padding index (so 514 means 512 tokens)
 _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"}
+# decoder-only (left-to-right) architectures: last-token pooling by default
+_DECODER_TYPES = {
+    "gpt2", "gpt_neo", "gptj", "gpt_neox", "gpt_bigcode", "llama", "mistral", "mixtral", "qwen2",
+    "qwen3", "phi", "phi3", "gemma", "gemma2", "gemma3_text", "opt", "bloom", "falcon", "mpt",
+    "codegen", "olmo", "olmo2", "stablelm", "granite", "smollm3",
+}  # fmt: skip
+# Most padded tokens per batch. With the default batch_size of 32 it binds only for texts over
+# 256 tokens, keeping their batches small; for short sentences batches of 16-32 ran fastest here
+# (128 were 15% slower), so the row limit, not the budget, decides.
+DEFAULT_TOKEN_BUDGET = 8192
 
 
 @dataclass(frozen=True)
@@ -68,7 +85,8 @@ def read_folder_config(folder: Path) -> FolderConfig:
     modules_path = folder / "modules.json"
     if not modules_path.is_file():
         _require_hf_config(folder)
-        return FolderConfig(folder, "mean", False, None, False, False)
+        causal = is_causal_config(_read_json(folder / "config.json"))
+        return FolderConfig(folder, "lasttoken" if causal else "mean", False, None, False, False)
 
     modules = _read_json(modules_path)
     if not isinstance(modules, list):
@@ -160,20 +178,21 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _apply_thread_setting() -> None:
-    """Honour ``EMBEDLAB_THREADS``; shared machines are often faster with fewer threads."""
-    value = os.environ.get("EMBEDLAB_THREADS")
-    if not value:
-        return
-    try:
-        threads = int(value)
-        if threads < 1:
-            raise ValueError
-    except ValueError:
-        raise InputError(
-            f"EMBEDLAB_THREADS must be a positive whole number, got {value!r}",
-            "set it to e.g. 1, or unset it to keep torch's default",
-        ) from None
+def _apply_thread_setting(threads: int | None = None) -> None:
+    """Honour ``threads=`` or ``EMBEDLAB_THREADS`` for torch; shared machines often want fewer."""
+    if threads is None:
+        value = os.environ.get("EMBEDLAB_THREADS")
+        if not value:
+            return
+        try:
+            threads = int(value)
+            if threads < 1:
+                raise ValueError
+        except ValueError:
+            raise InputError(
+                f"EMBEDLAB_THREADS must be a positive whole number, got {value!r}",
+                "set it to e.g. 1, or unset it to keep torch's default",
+            ) from None
     import torch
 
     if torch.get_num_threads() != threads:
@@ -182,23 +201,46 @@ def _apply_thread_setting() -> None:
 
 @dataclass
 class _Loaded:
-    """A model ready to run: tokenizer, weights and the resolved settings."""
+    """Tokenizer, configuration and resolved settings; the torch weights load on first need."""
 
     tokenizer: Any
-    model: Any
+    config: Any
+    hf_folder: Path
     pooling: str
     normalize: bool
     max_length: int
     lowercase: bool
     input_names: tuple[str, ...]
+    causal: bool
+    model: Any = None
+
+
+# settings that change what is loaded (the rest only change how it runs)
+_LOAD_PARAMS = ("model", "pooling", "normalize", "max_length")
 
 
 class TransformerEmbedder(Embedder):
-    """A Hugging Face encoder from a local folder: last hidden state, pooled, maybe normalised.
+    """A Hugging Face encoder or decoder from a local folder: hidden states, pooled, maybe normalised.
 
     ``pooling``, ``normalize`` and ``max_length`` default to what the folder's
-    sentence-transformers configuration says (plain folders: mean pooling, no normalisation, the
-    longest input the model takes).
+    sentence-transformers configuration says (plain folders: mean pooling for encoders,
+    last-token pooling for causal models, no normalisation, the longest input the model takes).
+
+    Further options, all saved with the model:
+
+    - ``layer``: which hidden state is pooled: None (the last), an index (0 = embedding output),
+      ``"mix"`` (the average of all layers) or a learned :class:`~embedlab.embedders.layers.LayerMix`.
+    - ``truncate_dim``: keep the first dims only (Matryoshka); re-normalised if ``normalize``.
+    - ``sliding_window``: embed texts longer than ``max_length`` as overlapping windows
+      (``window_stride`` tokens apart, default half a window) and average the window vectors,
+      instead of truncating them.
+    - ``runtime``: ``"torch"``, ``"onnx"`` (fp32) or ``"onnx-int8"``; the ONNX ones export the
+      model once into the cache (see :mod:`embedlab.embedders.onnx_runtime`).
+    - ``threads``: intra-op threads (else ``$EMBEDLAB_THREADS``; ONNX defaults to the measured
+      best on this machine, torch to its own default).
+    - ``token_budget``: most padded tokens per batch; inputs are sorted by length, so batches
+      of short texts grow and batches of long ones shrink.
+    - ``keep_fp32``: MatMul groups or node-name regexes the int8 runtime leaves in fp32.
     """
 
     method = "transformer"
@@ -210,20 +252,91 @@ class TransformerEmbedder(Embedder):
         pooling: str | None = None,
         normalize: bool | None = None,
         max_length: int | None = None,
+        layer: LayerSpec = None,
+        truncate_dim: int | None = None,
+        sliding_window: bool = False,
+        window_stride: int | None = None,
+        runtime: str = "torch",
+        threads: int | None = None,
+        token_budget: int | None = None,
+        keep_fp32: list[str] | None = None,
     ) -> None:
-        if pooling is not None and pooling not in POOLING_MODES:
+        if isinstance(layer, LayerMix):
+            layer = layer.to_param()
+        super().__init__(
+            model=str(model),
+            pooling=pooling,
+            normalize=normalize,
+            max_length=max_length,
+            layer=layer,
+            truncate_dim=truncate_dim,
+            sliding_window=bool(sliding_window),
+            window_stride=window_stride,
+            runtime=runtime,
+            threads=threads,
+            token_budget=token_budget,
+            keep_fp32=list(keep_fp32) if keep_fp32 is not None else None,
+        )
+        self._check_params()
+        self._state: _Loaded | None = None
+        self._runner: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+
+    def _check_params(self) -> None:
+        p = self.params
+        if p["pooling"] is not None and p["pooling"] not in POOLING_MODES:
             raise InputError(
-                f"unknown pooling {pooling!r}", f"use one of {', '.join(POOLING_MODES)}"
+                f"unknown pooling {p['pooling']!r}", f"use one of {', '.join(POOLING_MODES)}"
             )
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 2):
+        if p["max_length"] is not None and (
+            not isinstance(p["max_length"], int) or p["max_length"] < 2
+        ):
             raise InputError(
-                f"max_length must be a whole number of tokens of at least 2, got {max_length!r}",
+                f"max_length must be a whole number of tokens of at least 2, got {p['max_length']!r}",
                 "leave it unset to use the model's own limit",
             )
-        super().__init__(
-            model=str(model), pooling=pooling, normalize=normalize, max_length=max_length
-        )
-        self._state: _Loaded | None = None
+        for name, hint in (
+            ("truncate_dim", "e.g. 128, at most the model's dimension"),
+            ("window_stride", "e.g. half the model's max_length, or unset"),
+            ("token_budget", f"e.g. {DEFAULT_TOKEN_BUDGET}, or unset"),
+        ):
+            value = p[name]
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InputError(f"{name} must be a positive whole number, got {value!r}", hint)
+        check_runtime(p["runtime"])
+        if p["threads"] is not None:
+            resolve_threads(p["threads"])
+        check_layer_spec(p["layer"])
+        if p["runtime"] != "torch" and p["layer"] not in (None, "last", -1):
+            raise InputError(
+                f"layer selection and mixing run on the torch runtime, not {p['runtime']}",
+                "use runtime='torch' with layer=..., or drop layer= to use the ONNX runtime",
+            )
+        fp32 = p["keep_fp32"]
+        if fp32 is not None and not all(isinstance(x, str) for x in fp32):
+            raise InputError(
+                f"keep_fp32 must be a list of group names or regexes, got {fp32!r}",
+                "use e.g. ['ffn-output'], or [] to quantise everything",
+            )
+
+    def set_params(self, **params: Any) -> TransformerEmbedder:
+        """Change options; what they invalidate (loaded weights, the ONNX session) is dropped."""
+        if isinstance(params.get("layer"), LayerMix):
+            params["layer"] = params["layer"].to_param()
+        old = dict(self.params)
+        self.params.update(params)
+        try:
+            self._check_params()
+        except InputError:
+            self.params = old
+            raise
+        if any(self.params[k] != old.get(k) for k in _LOAD_PARAMS):
+            self._state = None
+        elif self._state is not None and self.params["threads"] != old.get("threads"):
+            _apply_thread_setting(self.params["threads"])  # torch's setting is process-wide
+        self._runner = None
+        return self
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -236,13 +349,27 @@ class TransformerEmbedder(Embedder):
         return self._state
 
     def _load_model(self) -> _Loaded:
-        config = read_folder_config(self.folder)
-        _apply_thread_setting()
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        """Tokenizer and configuration now; weights now only for the torch runtime."""
+        folder_config = read_folder_config(self.folder)
+        _apply_thread_setting(self.params["threads"])
+        from transformers import AutoConfig, AutoTokenizer
 
-        hf_folder = str(config.hf_folder)
+        hf_folder = str(folder_config.hf_folder)
         with _quiet_transformers():
+            try:
+                config = AutoConfig.from_pretrained(hf_folder)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ModelFormatError(
+                    f"transformers cannot load the model in {hf_folder} ({_first_line(exc)})",
+                    "embedlab runs architectures that transformers' AutoModel knows, without "
+                    "remote code; check config.json's model_type and the weight files",
+                ) from None
+            if getattr(config, "is_encoder_decoder", False):
+                raise ModelFormatError(
+                    f"{hf_folder} holds an encoder-decoder model ({config.model_type}), which "
+                    "embedlab does not embed with",
+                    "use an encoder (BERT-like) or a decoder-only (GPT-like) model folder",
+                )
             try:
                 tokenizer = AutoTokenizer.from_pretrained(hf_folder)
             except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -250,12 +377,48 @@ class TransformerEmbedder(Embedder):
                     f"cannot load a tokenizer from {hf_folder} ({_first_line(exc)})",
                     "the folder needs tokenizer.json (or vocab files) beside config.json",
                 ) from None
-            if not any(Path(hf_folder).glob("*.safetensors")):
-                raise ModelFormatError(
-                    f"{hf_folder} has no .safetensors weights",
-                    "embedlab never unpickles weights (pytorch_model.bin); convert the model "
-                    "once with save_pretrained(folder, safe_serialization=True)",
-                )
+        if not any(Path(hf_folder).glob("*.safetensors")):
+            raise ModelFormatError(
+                f"{hf_folder} has no .safetensors weights",
+                "embedlab never unpickles weights (pytorch_model.bin); convert the model "
+                "once with save_pretrained(folder, safe_serialization=True)",
+            )
+
+        limit = _model_token_limit(tokenizer, config)
+        max_length = self.params["max_length"] or folder_config.max_length or limit
+        if limit is not None and max_length > limit:
+            raise InputError(
+                f"max_length {max_length} is more than this model takes ({limit} tokens)",
+                f"use max_length <= {limit}",
+            )
+        truncate_dim = self.params["truncate_dim"]
+        if truncate_dim is not None and truncate_dim > config.hidden_size:
+            raise InputError(
+                f"truncate_dim {truncate_dim} is more than the model's {config.hidden_size} dims",
+                f"use truncate_dim <= {config.hidden_size}",
+            )
+        normalize = self.params["normalize"]
+        state = _Loaded(
+            tokenizer=tokenizer,
+            config=config,
+            hf_folder=Path(hf_folder),
+            pooling=self.params["pooling"] or folder_config.pooling,
+            normalize=folder_config.normalize if normalize is None else bool(normalize),
+            max_length=int(max_length or 512),
+            lowercase=folder_config.lowercase,
+            input_names=tuple(tokenizer.model_input_names),
+            causal=is_causal_config(config.to_dict()),
+        )
+        if self.params["runtime"] == "torch":
+            state.model = self._load_weights(state)  # fail now, not at the first embed
+        return state
+
+    def _load_weights(self, state: _Loaded) -> Any:
+        import torch
+        from transformers import AutoModel
+
+        hf_folder = str(state.hf_folder)
+        with _quiet_transformers():
             try:
                 model, info = AutoModel.from_pretrained(
                     hf_folder, dtype=torch.float32, use_safetensors=True, output_loading_info=True
@@ -273,29 +436,65 @@ class TransformerEmbedder(Embedder):
                 f"({len(missing)} missing, e.g. {sorted(missing)[0]})",
                 "the model would run on random weights; re-export the folder with save_pretrained",
             )
-        model.eval()
+        return model.eval()
 
-        limit = _model_token_limit(tokenizer, model.config)
-        max_length = self.params["max_length"] or config.max_length or limit
-        if limit is not None and max_length > limit:
-            raise InputError(
-                f"max_length {max_length} is more than this model takes ({limit} tokens)",
-                f"use max_length <= {limit}",
-            )
-        normalize = self.params["normalize"]
-        return _Loaded(
-            tokenizer=tokenizer,
-            model=model,
-            pooling=self.params["pooling"] or config.pooling,
-            normalize=config.normalize if normalize is None else bool(normalize),
-            max_length=int(max_length or 512),
-            lowercase=config.lowercase,
-            input_names=tuple(tokenizer.model_input_names),
+    def _torch_model(self) -> Any:
+        state = self._loaded()
+        if state.model is None:
+            state.model = self._load_weights(state)
+        return state.model
+
+    def _backend(self) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+        """The function from padded inputs to pooled vectors, for the chosen runtime."""
+        if self._runner is not None:
+            return self._runner
+        state = self._loaded()
+        runtime = self.params["runtime"]
+        if runtime == "torch":
+            self._runner = self._torch_vectors
+            return self._runner
+        from embedlab.embedders.onnx_runtime import ExportSpec, OnnxRunner, exported_model
+
+        keep = self.params["keep_fp32"]
+        if keep is None:
+            keep = list(DEFAULT_KEEP_FP32.get(state.config.model_type, ()))
+        spec = ExportSpec(
+            hf_folder=state.hf_folder,
+            model_type=state.config.model_type,
+            input_names=state.input_names,
+            pooling=state.pooling,
+            normalize=state.normalize,
+            quantize=runtime == "onnx-int8",
+            keep_fp32=tuple(keep) if runtime == "onnx-int8" else (),
         )
+        path = exported_model(spec, self._torch_model)
+        self._runner = OnnxRunner(path, threads=resolve_threads(self.params["threads"]))
+        return self._runner
+
+    @property
+    def onnx_path(self) -> Path | None:
+        """The cached ONNX file this embedder runs (None on the torch runtime)."""
+        runner = self._backend()
+        return getattr(runner, "path", None)
 
     @property
     def dim(self) -> int:
-        return int(self._loaded().model.config.hidden_size)
+        return int(self.params["truncate_dim"] or self.hidden_size)
+
+    @property
+    def hidden_size(self) -> int:
+        """Width of the model's hidden states (``dim`` unless ``truncate_dim`` cuts it)."""
+        return int(self._loaded().config.hidden_size)
+
+    @property
+    def num_layers(self) -> int:
+        """Transformer layers; there are ``num_layers + 1`` hidden states (embeddings first)."""
+        return int(self._loaded().config.num_hidden_layers)
+
+    @property
+    def is_causal(self) -> bool:
+        """True for decoder-only (GPT-style) models: a token sees only the tokens before it."""
+        return self._loaded().causal
 
     @property
     def pooling(self) -> str:
@@ -309,7 +508,11 @@ class TransformerEmbedder(Embedder):
     def max_length(self) -> int:
         return self._loaded().max_length
 
-    # -- embedding -------------------------------------------------------------------------
+    @property
+    def runtime(self) -> str:
+        return self.params["runtime"]
+
+    # -- tokenizing ------------------------------------------------------------------------
     def _tokenize(self, texts: list[str], *, truncate: bool = True, **extra: Any) -> Any:
         state = self._loaded()
         if state.lowercase:
@@ -318,102 +521,271 @@ class TransformerEmbedder(Embedder):
             extra.update(truncation=True, max_length=state.max_length)
         return state.tokenizer(texts, **extra)
 
-    def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-        """Tokenize once, run batches longest first (little padding), restore the input order."""
-        from embedlab.progress import progress_bar
+    def count_tokens(self, text: str) -> int:
+        """Subword tokens of ``text`` with special tokens, untruncated (for chunking budgets)."""
+        with _quiet_transformers():  # no "longer than the maximum" warning
+            return len(self._tokenize([text], truncate=False)["input_ids"][0])
 
-        encoded = self._tokenize(texts)
-        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-        order = np.argsort(-lengths, kind="stable")
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        with progress_bar(f"embedding with {self.name}", len(texts), enabled=progress) as advance:
-            for start in range(0, len(texts), batch_size):
-                rows = order[start : start + batch_size]
-                out[rows] = self._run(encoded, rows)[1]
-                advance(len(rows))
+    def _special_count(self) -> int:
+        """How many special tokens ([CLS], [SEP], ...) the tokenizer adds to one text."""
+        tokenizer = self._loaded().tokenizer
+        with_special = len(tokenizer("a")["input_ids"])
+        return with_special - len(tokenizer("a", add_special_tokens=False)["input_ids"])
+
+    def windows(self, text: str) -> list[str]:
+        """The pieces ``sliding_window`` embeds for ``text``: itself if it fits, else windows.
+
+        Windows hold at most ``max_length`` tokens with the special tokens, start and end
+        between words (a word is only cut if it alone is longer than a window), and start
+        ``window_stride`` tokens apart (default: half a window, so each token is seen twice).
+        """
+        (text,) = check_texts([text])
+        return self._windows([text])[0]
+
+    def _windows(self, texts: list[str]) -> list[list[str]]:
+        state = self._loaded()
+        if not state.tokenizer.is_fast:
+            raise InputError(
+                "sliding windows need a fast (Rust) tokenizer with character offsets",
+                "give the model folder a tokenizer.json, or leave sliding_window off",
+            )
+        size = state.max_length - self._special_count()
+        stride = self.params["window_stride"] or max(1, size // 2)
+        if stride > size:
+            raise InputError(
+                f"window_stride {stride} is larger than a window ({size} tokens), so text "
+                "between windows would be skipped",
+                f"use window_stride <= {size}",
+            )
+        if state.lowercase:
+            texts = [text.lower() for text in texts]
+        with _quiet_transformers():  # no "longer than the maximum" warning: that is the point
+            encoded = state.tokenizer(
+                texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False
+            )
+        out = []
+        for i, text in enumerate(texts):
+            offsets = encoded["offset_mapping"][i]
+            if len(offsets) <= size:
+                out.append([text])
+                continue
+            words = encoded.word_ids(i)
+            out.append(
+                [text[offsets[a][0] : offsets[b - 1][1]] for a, b in _spans(words, size, stride)]
+            )
         return out
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        encoded = self._tokenize(texts)
-        return self._run(encoded, np.arange(len(texts)))[1]
+    # -- embedding -------------------------------------------------------------------------
+    def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        """Tokenize once, run length-sorted batches under the token budget, restore the order."""
+        from embedlab.progress import progress_bar
 
-    def _run(self, encoded: Any, rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        """Pad the chosen rows into tensors, run the model; return (hidden states, vectors)."""
+        state = self._loaded()
+        if self.params["sliding_window"]:
+            pieces = self._windows(texts)
+            owner = np.repeat(np.arange(len(texts)), [len(p) for p in pieces])
+            encoded = self._tokenize([piece for group in pieces for piece in group])
+        else:
+            owner = np.arange(len(texts))
+            encoded = self._tokenize(texts)
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
+        backend = self._backend()
+        rows_out = np.empty((len(lengths), self.hidden_size), dtype=np.float32)
+        label = f"embedding with {self.name}" + (
+            f" ({len(lengths):,} windows)" if len(lengths) != len(texts) else ""
+        )
+        with progress_bar(label, len(lengths), enabled=progress) as advance:
+            for rows in batches_by_budget(lengths, batch_size, budget):
+                rows_out[rows] = backend(self._pad(encoded, rows))
+                advance(len(rows))
+        if len(lengths) != len(texts):  # average each text's windows
+            out = np.zeros((len(texts), rows_out.shape[1]), dtype=np.float64)
+            np.add.at(out, owner, rows_out)
+            out /= np.bincount(owner, minlength=len(texts))[:, None]
+            rows_out = l2_normalize(out.astype(np.float32)) if state.normalize else out
+        return self._finish(rows_out.astype(np.float32, copy=False))
+
+    def _finish(self, vectors: np.ndarray) -> np.ndarray:
+        """Matryoshka truncation: keep the first dims, re-normalised if the model normalises."""
+        cut = self.params["truncate_dim"]
+        if cut is None or cut >= vectors.shape[1]:
+            return vectors
+        vectors = np.ascontiguousarray(vectors[:, :cut])
+        return l2_normalize(vectors) if self._loaded().normalize else vectors
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        return self._embed_all(texts, len(texts), False)
+
+    def _torch_vectors(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """Pooled (and normalised) vectors of one padded batch, on torch."""
         import torch
 
         state = self._loaded()
-        inputs = self._pad(encoded, rows)
+        inputs = {name: torch.from_numpy(array) for name, array in feed.items()}
         with torch.inference_mode():
-            hidden = state.model(**inputs).last_hidden_state
+            layer = resolve_layer(self.params["layer"], self.num_layers + 1)
+            hidden = self._hidden(inputs, layer)
             pooled = pool(hidden, inputs["attention_mask"], state.pooling)
             if state.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        return hidden, pooled.float().numpy()
+        return pooled.float().numpy()
 
-    def _pad(self, encoded: Any, rows: np.ndarray) -> dict[str, torch.Tensor]:
-        """Pad token lists to the longest in the batch, on the tokenizer's padding side."""
-        import torch
+    def _hidden(self, inputs: dict[str, torch.Tensor], layer: int | LayerMix | None) -> Any:
+        """The hidden state pooling reads: the last, one chosen layer, or a mix of all."""
+        model = self._torch_model()
+        if layer is None:
+            return model(**inputs).last_hidden_state
+        states = model(**inputs, output_hidden_states=True).hidden_states
+        return layer.apply_torch(states) if isinstance(layer, LayerMix) else states[layer]
 
-        tokenizer = self._loaded().tokenizer
+    def _pad(self, encoded: Any, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Pad the chosen rows to the longest among them, on the tokenizer's padding side."""
+        state = self._loaded()
+        tokenizer = state.tokenizer
         ids = [encoded["input_ids"][i] for i in rows]
         width = max(len(x) for x in ids)
+        lengths = np.array([len(x) for x in ids])
         left = tokenizer.padding_side == "left"
-        pad_values = {"input_ids": tokenizer.pad_token_id or 0, "attention_mask": 0}
-        inputs: dict[str, torch.Tensor] = {}
-        for name in self._loaded().input_names:
-            if name not in encoded:
+        positions = np.arange(width)
+        mask = positions >= width - lengths[:, None] if left else positions < lengths[:, None]
+        feed: dict[str, np.ndarray] = {}
+        for name in state.input_names:
+            if name == "attention_mask":
+                feed[name] = mask.astype(np.int64)
                 continue
-            matrix = np.full((len(rows), width), pad_values.get(name, 0), dtype=np.int64)
-            for r, i in enumerate(rows):
-                seq = encoded[name][i]
-                if left:
-                    matrix[r, width - len(seq) :] = seq
-                else:
-                    matrix[r, : len(seq)] = seq
-            inputs[name] = torch.from_numpy(matrix)
-        if "attention_mask" not in inputs:
-            lengths = np.array([len(x) for x in ids])
-            positions = np.arange(width)
-            mask = positions >= width - lengths[:, None] if left else positions < lengths[:, None]
-            inputs["attention_mask"] = torch.from_numpy(mask.astype(np.int64))
-        return inputs
+            pad = (tokenizer.pad_token_id or 0) if name == "input_ids" else 0
+            matrix = np.full((len(rows), width), pad, dtype=np.int64)
+            if name in encoded:
+                for r, i in enumerate(rows):
+                    seq = encoded[name][i]
+                    if left:
+                        matrix[r, width - len(seq) :] = seq
+                    else:
+                        matrix[r, : len(seq)] = seq
+            feed[name] = matrix
+        if "attention_mask" not in feed:
+            feed["attention_mask"] = mask.astype(np.int64)
+        return feed
 
-    def embed_tokens(self, text: str) -> TokenEmbeddings:
-        """Each subword with its table row and contextual vector, and the pooled vector."""
-        (text,) = check_texts([text])
+    # -- tokens, layers and words ----------------------------------------------------------
+    def _all_states(self, text: str) -> tuple[Any, tuple[Any, ...]]:
+        """(encoding, every hidden state of the one text) on torch."""
+        import torch
+
         state = self._loaded()
         encoded = self._tokenize([text], return_offsets_mapping=state.tokenizer.is_fast)
-        hidden, vectors = self._run(encoded, np.arange(1))
+        inputs = {k: torch.from_numpy(v) for k, v in self._pad(encoded, np.arange(1)).items()}
+        with torch.inference_mode():
+            states = self._torch_model()(**inputs, output_hidden_states=True).hidden_states
+        return encoded, states
+
+    def hidden_states(self, text: str) -> np.ndarray:
+        """Every layer's token vectors ``(num_layers + 1, tokens, hidden)``; 0 is the embeddings."""
+        (text,) = check_texts([text])
+        _, states = self._all_states(text)
+        return np.stack([s[0].float().numpy() for s in states])
+
+    def embed_tokens(self, text: str, layer: LayerSpec = None) -> TokenEmbeddings:
+        """Each subword with its table row and contextual vector, and the pooled vector.
+
+        ``layer`` picks the contextual vectors shown and pooled (see the class docstring); by
+        default the model's own setting, and then ``vector`` equals ``embed(text)``.
+        """
+        (text,) = check_texts([text])
+        state = self._loaded()
+        encoded, states = self._all_states(text)
+        own = layer is None
+        chosen = resolve_layer(self.params["layer"] if own else layer, len(states))
+        if isinstance(chosen, LayerMix):
+            contextual = chosen.apply(np.stack([s[0].float().numpy() for s in states]))
+        else:
+            contextual = states[-1 if chosen is None else chosen][0].float().numpy()
         ids = list(encoded["input_ids"][0])
-        table = state.model.get_input_embeddings().weight
         notes = []
         with _quiet_transformers():  # no "longer than the maximum" warning: we note it below
             full = len(self._tokenize([text], truncate=False)["input_ids"][0])
+        windows = 1
         if full > len(ids):
+            windows = len(self._windows([text])[0]) if self.params["sliding_window"] else 1
             notes.append(f"truncated to {len(ids)} tokens (the text has {full})")
+            if windows > 1:
+                notes.append(f"embed() averages {windows} overlapping windows of this text")
         if state.lowercase:
             notes.append("lowercased before tokenizing, as the model's configuration asks")
+        if chosen is not None:
+            notes.append(_layer_note(chosen, len(states) - 1))
+        if own and (windows > 1 or self.runtime != "torch"):
+            vector = self._embed_all([text], 1, False)[0]
+            if self.runtime != "torch":
+                notes.append(
+                    f"the vector comes from the {self.runtime} runtime, the rest from torch"
+                )
+        else:
+            import torch
+
+            pooled = pool(
+                torch.from_numpy(contextual[None]), torch.ones(1, len(ids)), state.pooling
+            )
+            if state.normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            vector = self._finish(pooled.float().numpy())[0]
         offsets = encoded.get("offset_mapping")
+        table = self._torch_model().get_input_embeddings().weight
+        pooling = state.pooling + (" + l2-normalise" if state.normalize else "")
+        if self.params["truncate_dim"]:
+            pooling += f" + first {self.params['truncate_dim']} dims"
         return TokenEmbeddings(
             text=text,
             model=self.name,
             tokens=state.tokenizer.convert_ids_to_tokens(ids),
             ids=ids,
             lookup=table[ids].detach().float().numpy(),
-            vector=vectors[0],
-            pooling=state.pooling + (" + l2-normalise" if state.normalize else ""),
+            vector=vector,
+            pooling=pooling,
             offsets=[tuple(o) for o in offsets[0]] if offsets is not None else None,
-            contextual=hidden[0].float().numpy(),
+            contextual=contextual,
             notes=notes,
         )
+
+    def embed_words(self, text: str, layer: LayerSpec = None) -> WordEmbeddings:
+        """Word-level vectors: the mean of each word's subword vectors (at ``layer``)."""
+        from embedlab.embedders.context import merge_subwords
+
+        walk = self.embed_tokens(text, layer=layer)
+        encoded = self._tokenize([walk.text], return_offsets_mapping=True)
+        word_ids = encoded.word_ids(0) if self._loaded().tokenizer.is_fast else None
+        return merge_subwords(walk, word_ids)
+
+    def layer_features(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Each text pooled at every layer, ``(n, num_layers + 1, hidden)``, for learning mixes.
+
+        Not normalised, since mixing happens before normalisation; long texts are truncated.
+        """
+        import torch
+
+        items = check_texts(texts)
+        state = self._loaded()
+        encoded = self._tokenize(items)
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        out = np.empty((len(items), self.num_layers + 1, self.hidden_size), dtype=np.float32)
+        budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
+        for rows in batches_by_budget(lengths, batch_size, budget):
+            feed = {k: torch.from_numpy(v) for k, v in self._pad(encoded, rows).items()}
+            with torch.inference_mode():
+                states = self._torch_model()(**feed, output_hidden_states=True).hidden_states
+                pooled = [pool(s, feed["attention_mask"], state.pooling) for s in states]
+            out[rows] = torch.stack(pooled, dim=1).float().numpy()
+        return out
 
     # -- persistence -----------------------------------------------------------------------
     def _save_state(self, folder: Path) -> dict[str, Any]:
         """Write a self-contained sentence-transformers folder (safetensors, no pickle)."""
         state = self._loaded()
+        model = self._torch_model()
         target = folder / HF_SUBFOLDER
         with _quiet_transformers():
-            state.model.save_pretrained(target, safe_serialization=True)
+            model.save_pretrained(target, safe_serialization=True)
             state.tokenizer.save_pretrained(target)
         kinds = ["Transformer", "Pooling"] + (["Normalize"] if state.normalize else [])
         paths = {"Transformer": "", "Pooling": "1_Pooling", "Normalize": "2_Normalize"}
@@ -430,7 +802,7 @@ class TransformerEmbedder(Embedder):
             (target / "2_Normalize").mkdir()
         (target / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
         (target / "1_Pooling").mkdir()
-        pooling = {"word_embedding_dimension": self.dim, "pooling_mode": state.pooling}
+        pooling = {"word_embedding_dimension": self.hidden_size, "pooling_mode": state.pooling}
         (target / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2), "utf-8")
         st_config = {"max_seq_length": state.max_length, "do_lower_case": state.lowercase}
         (target / "sentence_bert_config.json").write_text(json.dumps(st_config, indent=2), "utf-8")
@@ -444,6 +816,89 @@ class TransformerEmbedder(Embedder):
             )
         self.params["model"] = str(hf)
         self._state = None
+        self._runner = None
+
+
+def _spans(word_ids: list[int | None], size: int, stride: int) -> list[tuple[int, int]]:
+    """Token windows ``[start, end)`` of at most ``size``, ``stride`` apart, cut between words."""
+    n = len(word_ids)
+
+    def word_start(i: int) -> bool:
+        return i <= 0 or i >= n or word_ids[i] is None or word_ids[i] != word_ids[i - 1]
+
+    spans = []
+    start = 0
+    while True:
+        end = min(start + size, n)
+        if end < n:
+            cut = end
+            while cut > start + 1 and not word_start(cut):
+                cut -= 1
+            end = cut if word_start(cut) else end  # one word longer than a window: cut it
+        spans.append((start, end))
+        if end >= n:
+            return spans
+        nxt = min(start + stride, end)
+        while nxt > start + 1 and not word_start(nxt):
+            nxt -= 1
+        start = max(nxt, start + 1)
+
+
+def batches_by_budget(lengths: np.ndarray, batch_size: int, token_budget: int) -> list[np.ndarray]:
+    """Row indices, longest first, in batches of at most ``batch_size`` rows and ``token_budget``
+    padded tokens: sorting keeps padding small, the budget keeps long-text batches in cache."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    out = []
+    start = 0
+    while start < len(order):
+        width = max(int(lengths[order[start]]), 1)
+        rows = max(1, min(batch_size, token_budget // width))
+        out.append(order[start : start + rows])
+        start += rows
+    return out
+
+
+def _layer_note(layer: int | LayerMix, n_layers: int) -> str:
+    if isinstance(layer, LayerMix):
+        coefficients = " ".join(f"{c:.2f}" for c in layer.coefficients)
+        return f"contextual vectors mix all {n_layers + 1} hidden states (weights {coefficients}, gamma {layer.gamma:.2f})"
+    if layer == 0:
+        return "contextual vectors from hidden state 0: the embedding layer, before any context"
+    return f"contextual vectors from layer {layer} of {n_layers}"
+
+
+def with_runtime(model: Embedder, runtime: str | None, threads: int | None = None) -> Embedder:
+    """Put a loaded model on ``runtime`` (the CLI's ``--runtime``); None leaves it as it is.
+
+    Works for saved folders too, whose own parameters ``embedlab.load`` restores.
+    """
+    if runtime is None and threads is None:
+        return model
+    if runtime is not None:
+        check_runtime(runtime)
+    if not isinstance(model, TransformerEmbedder):
+        if runtime in (None, "torch"):
+            return model
+        raise InputError(
+            f"the {runtime} runtime is for transformer models; {model.name} is a "
+            f"{model.method} model",
+            "leave out --runtime for this model",
+        )
+    changes: dict[str, Any] = {}
+    if runtime is not None:
+        changes["runtime"] = runtime
+    if threads is not None:
+        changes["threads"] = threads
+    return model.set_params(**changes)
+
+
+def is_causal_config(config: dict[str, Any]) -> bool:
+    """Whether a config.json describes a decoder-only (left-to-right) model."""
+    if config.get("is_encoder_decoder"):
+        return False
+    if config.get("is_decoder") or config.get("model_type") in _DECODER_TYPES:
+        return True
+    return any(str(a).endswith("ForCausalLM") for a in config.get("architectures") or ())
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:

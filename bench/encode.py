@@ -1,0 +1,285 @@
+"""Sentence encoding speed and fidelity: sentence-transformers against embedlab's three runtimes.
+
+The same real sentences (STS Benchmark: every test-split sentence, then dev and train ones up to
+``--n``) are encoded in one process by sentence-transformers (torch) and by embedlab on torch,
+ONNX fp32 and ONNX int8, all with the same number of intra-op threads and batch size 32. For
+each it prints sentences per second (wall clock, and per CPU-second, which is steadier on a
+shared machine), the speed ratio to sentence-transformers, the mean and minimum cosine to
+sentence-transformers' fp32 vectors, and the STS-B test Spearman x100 computed from the same
+vectors (so no second encoding). Each runtime is warmed up first (the one-off ONNX export is not
+timed; its duration is read from the export cache). A second table compares 1 and 2 threads, a
+third measures which MatMuls int8 must leave in fp32 (for mpnet by default).
+
+    python bench/encode.py [--models minilm mpnet] [--n 5000] [--mpnet-n 1000] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+RESULTS = Path(__file__).parent / "results" / "encode.md"
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+
+
+def sentences(n: int) -> tuple[list[str], list[tuple[str, str, float]]]:
+    """``n`` unique STS-B sentences, test split first; and the test pairs."""
+    from embedlab.eval.datasets import sts_benchmark
+
+    test = sts_benchmark("test")
+    pool = [
+        s for split in ("test", "dev", "train") for a, b, _ in sts_benchmark(split) for s in (a, b)
+    ]
+    return list(dict.fromkeys(pool))[:n], test
+
+
+def spearman(
+    vectors: dict[str, np.ndarray], pairs: list[tuple[str, str, float]]
+) -> tuple[float, int]:
+    """STS-B test Spearman x100 over the pairs whose two sentences were encoded."""
+    from scipy.stats import spearmanr
+
+    covered = [(a, b, s) for a, b, s in pairs if a in vectors and b in vectors]
+    a = np.stack([vectors[p[0]] for p in covered])
+    b = np.stack([vectors[p[1]] for p in covered])
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    return 100 * float(spearmanr(cos, [p[2] for p in covered]).statistic), len(covered)
+
+
+def timed(encode: Callable[[list[str]], np.ndarray], texts: list[str], repeats: int) -> dict:
+    """Best of ``repeats`` passes, by wall clock and by this process's CPU time."""
+    encode(texts[:64])  # warm up: sessions, allocators, lazy loading
+    best_wall = best_cpu = float("inf")
+    vectors = None
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        vectors = encode(texts)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return {"vectors": vectors, "wall": best_wall, "cpu": best_cpu}
+
+
+def encoders(model: str, threads: int) -> dict[str, Callable[[list[str]], np.ndarray]]:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    import embedlab
+    from embedlab.models import catalogue
+
+    torch.set_num_threads(threads)
+    folder = str(catalogue.find(model).path())
+    st = SentenceTransformer(folder, device="cpu")
+    out: dict[str, Callable[[list[str]], np.ndarray]] = {
+        "sentence-transformers": lambda t: st.encode(t, batch_size=32, convert_to_numpy=True)
+    }
+    for runtime in RUNTIMES:
+        ours = embedlab.load(model, runtime=runtime, threads=threads)
+        out[f"embedlab {runtime}"] = lambda t, m=ours: m.embed(t, batch_size=32)
+    return out
+
+
+def export_seconds(model: str, runtime: str) -> float | None:
+    import embedlab
+
+    path = embedlab.load(model, runtime=runtime).onnx_path
+    info = json.loads((path.parent / "export.json").read_text())
+    return info.get("seconds")
+
+
+def run_model(model: str, n: int, threads: int, repeats: int) -> list[dict]:
+    texts, pairs = sentences(n)
+    rows = []
+    reference = None
+    for name, encode in encoders(model, threads).items():
+        result = timed(encode, texts, repeats)
+        vectors = result["vectors"]
+        if reference is None:
+            reference = vectors
+        cos = (vectors * reference).sum(1) / (
+            np.linalg.norm(vectors, axis=1) * np.linalg.norm(reference, axis=1)
+        )
+        sts, covered = spearman(dict(zip(texts, vectors, strict=True)), pairs)
+        rows.append(
+            {
+                "model": model,
+                "runtime": name,
+                "sentences": len(texts),
+                "threads": threads,
+                "per_s": len(texts) / result["wall"],
+                "per_cpu_s": len(texts) / result["cpu"],
+                "mean_cos": float(cos.mean()),
+                "min_cos": float(cos.min()),
+                "sts": sts,
+                "sts_pairs": covered,
+            }
+        )
+        print(_line(rows[-1], rows[0]), flush=True)
+    for row in rows:
+        row["x_st"] = row["per_s"] / rows[0]["per_s"]
+        row["x_st_cpu"] = row["per_cpu_s"] / rows[0]["per_cpu_s"]
+    return rows
+
+
+def thread_comparison(model: str, n: int, repeats: int) -> list[dict]:
+    """sentence-transformers and int8 at 1 and 2 threads, same sentences, same process."""
+    texts, _ = sentences(n)
+    rows = []
+    for threads in (1, 2):
+        chosen = encoders(model, threads)
+        for name in ("sentence-transformers", "embedlab onnx-int8"):
+            result = timed(chosen[name], texts, repeats)
+            rows.append(
+                {
+                    "runtime": name,
+                    "threads": threads,
+                    "per_s": len(texts) / result["wall"],
+                    "per_cpu_s": len(texts) / result["cpu"],
+                }
+            )
+            print(f"  {name:24s} threads={threads}: {rows[-1]['per_s']:7.1f}/s wall", flush=True)
+    return rows
+
+
+def quantization_study(model: str, n: int, threads: int) -> list[dict]:
+    """Which MatMuls must stay fp32 in int8: each group kept in turn, cosine to fp32 ONNX."""
+    import embedlab
+    from embedlab.embedders.transformer import TransformerEmbedder
+
+    texts, _ = sentences(n)
+    folder = embedlab.load(model).params["model"]
+    reference = TransformerEmbedder(folder, runtime="onnx", threads=threads).embed(texts)
+    rows = []
+    for groups in ([], ["ffn-output"], ["ffn-input"], ["attention-output"]):
+        quantized = TransformerEmbedder(
+            folder, runtime="onnx-int8", keep_fp32=groups, threads=threads
+        )
+        result = timed(quantized.embed, texts, 1)
+        v = result["vectors"]
+        cos = (v * reference).sum(1) / np.linalg.norm(v, axis=1) / np.linalg.norm(reference, axis=1)
+        rows.append(
+            {
+                "fp32": ", ".join(groups) or "nothing (all int8)",
+                "mean_cos": float(cos.mean()),
+                "min_cos": float(cos.min()),
+                "per_cpu_s": len(texts) / result["cpu"],
+            }
+        )
+        print(f"  keep fp32: {rows[-1]['fp32']:20s} cos {cos.mean():.4f}", flush=True)
+    return rows
+
+
+def _line(row: dict, base: dict) -> str:
+    return (
+        f"{row['model']:7s} {row['runtime']:22s} {row['per_s']:7.1f}/s "
+        f"x{row['per_s'] / base['per_s']:.2f} (CPU x{row['per_cpu_s'] / base['per_cpu_s']:.2f}) "
+        f"cos {row['mean_cos']:.4f}/{row['min_cos']:.4f} STS {row['sts']:.2f}"
+    )
+
+
+def write(
+    rows: list[dict],
+    threads_rows: list[dict],
+    study: list[dict],
+    args: argparse.Namespace,
+    exports: dict,
+) -> str:
+    load = os.getloadavg()
+    lines = [
+        f"# encode ({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+        "`" + " ".join(["python bench/encode.py", *args.argv]) + "`",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared "
+        f"with other work (load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}); "
+        f"{args.threads} intra-op thread(s) for every runtime, batch size 32. Sentences: unique "
+        "STS Benchmark sentences, test split first. Speed: best of "
+        f"{args.repeats} pass(es) after a warm-up; `CPU` is sentences per CPU-second of this "
+        "process, steadier than the wall clock when other processes compete for the cores. "
+        "Cosine: to sentence-transformers' vectors of the same sentences. STS-B: cosine "
+        "Spearman x100 on the test pairs whose sentences were encoded.",
+        "",
+        "| model | runtime | sentences | sentences/s | x ST | sentences/CPU-s | x ST (CPU) "
+        "| mean cos | min cos | STS-B (pairs) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['runtime']} | {r['sentences']:,} | {r['per_s']:.0f} | "
+            f"{r['x_st']:.2f}x | {r['per_cpu_s']:.0f} | {r['x_st_cpu']:.2f}x | "
+            f"{r['mean_cos']:.4f} | {r['min_cos']:.4f} | {r['sts']:.2f} ({r['sts_pairs']:,}) |"
+        )
+    if exports:
+        lines += ["", "One-off ONNX export (cached afterwards; read from the cache's export.json):"]
+        lines += [f"- {k}: {v:.1f} s" for k, v in exports.items() if v is not None]
+    if threads_rows:
+        lines += [
+            "",
+            f"Threads ({args.thread_model}, {args.thread_n:,} sentences, same process):",
+            "",
+            "| runtime | threads | sentences/s | sentences/CPU-s |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['runtime']} | {r['threads']} | {r['per_s']:.0f} | {r['per_cpu_s']:.0f} |"
+            for r in threads_rows
+        ]
+    if study:
+        lines += [
+            "",
+            f"int8 MatMuls kept in fp32 ({args.study_model}, {args.study_n:,} sentences; cosine "
+            "to the fp32 ONNX vectors):",
+            "",
+            "| kept in fp32 | mean cos | min cos | sentences/CPU-s |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['fp32']} | {r['mean_cos']:.4f} | {r['min_cos']:.4f} | {r['per_cpu_s']:.0f} |"
+            for r in study
+        ]
+    text = "\n".join(lines) + "\n"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text, encoding="utf-8")
+    return text
+
+
+def main() -> None:
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=["minilm", "mpnet"])
+    parser.add_argument("--n", type=int, default=5000, help="sentences for MiniLM")
+    parser.add_argument("--mpnet-n", type=int, default=1000, help="sentences for mpnet (slow)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--thread-model", default="minilm")
+    parser.add_argument("--thread-n", type=int, default=1000)
+    parser.add_argument("--study-model", default="mpnet", help="'' to skip the int8 study")
+    parser.add_argument("--study-n", type=int, default=300)
+    args = parser.parse_args()
+    args.argv = sys.argv[1:]
+    rows: list[dict] = []
+    exports: dict[str, float | None] = {}
+    for model in args.models:
+        n = args.mpnet_n if model == "mpnet" else args.n
+        for runtime in ("onnx", "onnx-int8"):
+            exports[f"{model} {runtime}"] = export_seconds(model, runtime)  # export before timing
+        rows += run_model(model, n, args.threads, args.repeats)
+    threads_rows = thread_comparison(args.thread_model, args.thread_n, args.repeats)
+    study = (
+        quantization_study(args.study_model, args.study_n, args.threads) if args.study_model else []
+    )
+    print(write(rows, threads_rows, study, args, exports))
+
+
+if __name__ == "__main__":
+    main()

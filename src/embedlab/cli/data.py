@@ -1,0 +1,60 @@
+"""`embedlab data corpus NAME...`: prepare real training corpora as plain text files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Real data for training and benchmarks, fetched through package managers.")
+
+
+@app.command("corpus")
+def corpus_command(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Corpora to prepare: wiki, lee, gcide, wordnet. None: list them."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Data folder (default: $EMBEDLAB_HOME/data)."),
+    ] = None,
+    deb: Annotated[
+        Path | None,
+        typer.Option(help="Use this already downloaded .deb instead of `apt-get download`."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Prepare again even if already there.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+) -> None:
+    """Prepare corpora into DATA_DIR/corpora/NAME.txt (one paragraph or document a line).
+
+    wiki and lee come from gensim's test data; gcide (the GNU dictionary, dict-gcide) and wordnet
+    (glosses, wordnet-base) are Debian packages fetched with apt-get download and unpacked, never
+    installed. Train on one file, or on the corpora folder for all of them at once.
+    """
+    from embedlab.errors import InputError
+    from embedlab.text.corpora import CORPORA, data_home, prepare_corpus
+
+    folder = Path(data_dir or data_home()) / "corpora"
+    if not names:
+        table = Table(title=f"corpora (prepared into {folder})")
+        for column in ("name", "prepared", "source", "licence", "what"):
+            table.add_column(column, overflow="fold")
+        for spec in CORPORA.values():
+            ready = "yes" if (folder / f"{spec.name}.txt").is_file() else "no"
+            table.add_row(spec.name, ready, spec.source, spec.licence, spec.description)
+        Console().print(table)
+        return
+    if deb is not None and len(names) != 1:
+        raise InputError("--deb goes with exactly one corpus name", "prepare one corpus at a time")
+    console = Console(stderr=True)
+    for name in names:
+        result = prepare_corpus(name, data_dir, deb=deb, force=force, progress=progress)
+        how = f"in {result.seconds:.1f} s" if result.seconds else "(already prepared)"
+        console.print(
+            f"{name}: {result.lines:,} lines, {result.words:,} words {how} -> {result.path}",
+            highlight=False,
+        )

@@ -1,0 +1,276 @@
+"""`embedlab train METHOD CORPUS --out DIR`: train a model on a streamed corpus and save it.
+
+One command per method. The corpus is a text file (a text a line), a .jsonl/.csv/.parquet file
+with --field, or a folder of such files; it is read as a stream and never held in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Train word and document vectors (word2vec, fastText, Doc2Vec, GloVe) on a corpus.",
+    no_args_is_help=True,
+)
+
+# Options every method shares, declared once.
+Corpus = Annotated[
+    Path,
+    typer.Argument(
+        help="A .txt file (a text a line), .jsonl/.csv/.parquet (see --field), or a folder of them."
+    ),
+]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Folder to save the trained model to.")]
+Field = Annotated[str | None, typer.Option(help="Text field of .jsonl/.csv/.parquet input.")]
+Dim = Annotated[int, typer.Option(min=1, help="Vector dimensions.")]
+MinCount = Annotated[int, typer.Option(min=1, help="Ignore words seen fewer times than this.")]
+MaxVocab = Annotated[
+    int | None, typer.Option(min=1, help="Keep at most this many words (most frequent).")
+]
+Workers = Annotated[
+    int, typer.Option(min=1, help="Worker threads (1 gives bit-for-bit repeatable runs).")
+]
+Seed = Annotated[int, typer.Option(help="Random seed.")]
+Lowercase = Annotated[bool, typer.Option(help="Lowercase words (as embedding will).")]
+Progress = Annotated[bool, typer.Option(help="Show progress bars.")]
+Export = Annotated[
+    Path | None,
+    typer.Option(help="Also write the word vectors as a .vec/.txt/.bin file (word2vec format)."),
+]
+Architecture = Annotated[str, typer.Option(help="cbow or skipgram.")]
+Negative = Annotated[int, typer.Option(min=0, help="Negative samples per word (0: none).")]
+Hs = Annotated[bool, typer.Option("--hs/--no-hs", help="Hierarchical softmax.")]
+Sample = Annotated[float, typer.Option(min=0, help="Down-sampling threshold for frequent words.")]
+Alpha = Annotated[float, typer.Option(min=0, help="Initial learning rate.")]
+
+
+def _train(
+    method: str,
+    corpus: Path,
+    out: Path,
+    field: str | None,
+    export: Path | None,
+    progress: bool,
+    **params: Any,
+) -> None:
+    from embedlab.embedders.registry import method_class
+
+    # the class itself, not load(): "glove" alone names the packaged pretrained vectors
+    model = method_class(method)(**params)
+    model.fit(corpus, field=field, progress=progress)
+    model.save(out)
+    info = getattr(model, "training", {})
+    console = Console(stderr=True)
+    console.print(
+        f"trained {method} on {info.get('tokens', 0):,} tokens ({info.get('texts', 0):,} texts): "
+        f"{info.get('vocabulary', 0):,} words x {model.dim} dims in {info.get('seconds', 0):.1f} s "
+        f"({info.get('words_per_second', 0):,} words/s); saved to {out}",
+        highlight=False,
+    )
+    if export is not None:
+        model.vectors.save(export)
+        console.print(f"word vectors written to {export}", highlight=False)
+    words = model.vectors.most_frequent(200)
+    sample = next((w for w, _ in words[20:] if w.isalpha() and len(w) > 3), None)
+    if sample is not None:
+        console.print(f"try: embedlab neighbors {out} {sample}", highlight=False)
+
+
+@app.command("word2vec")
+def word2vec_command(
+    corpus: Corpus,
+    out: Out,
+    field: Field = None,
+    dim: Dim = 100,
+    architecture: Architecture = "cbow",
+    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 5,
+    min_count: MinCount = 5,
+    max_vocab: MaxVocab = None,
+    negative: Negative = 5,
+    hs: Hs = False,
+    sample: Sample = 1e-3,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 5,
+    alpha: Alpha = 0.025,
+    workers: Workers = 2,
+    seed: Seed = 1,
+    lowercase: Lowercase = True,
+    export: Export = None,
+    progress: Progress = True,
+) -> None:
+    """word2vec, CBOW or skip-gram, with negative sampling or hierarchical softmax (gensim)."""
+    _train(
+        "word2vec",
+        corpus,
+        out,
+        field,
+        export,
+        progress,
+        dim=dim,
+        architecture=architecture,
+        window=window,
+        min_count=min_count,
+        max_vocab=max_vocab,
+        negative=negative,
+        hs=hs,
+        sample=sample,
+        epochs=epochs,
+        alpha=alpha,
+        workers=workers,
+        seed=seed,
+        lowercase=lowercase,
+    )
+
+
+@app.command("fasttext")
+def fasttext_command(
+    corpus: Corpus,
+    out: Out,
+    field: Field = None,
+    dim: Dim = 100,
+    architecture: Architecture = "cbow",
+    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 5,
+    min_count: MinCount = 5,
+    max_vocab: MaxVocab = None,
+    min_n: Annotated[int, typer.Option(min=1, help="Shortest character n-gram.")] = 3,
+    max_n: Annotated[int, typer.Option(min=1, help="Longest character n-gram.")] = 6,
+    bucket: Annotated[int, typer.Option(min=1, help="Rows of the n-gram hash table.")] = 500_000,
+    negative: Negative = 5,
+    hs: Hs = False,
+    sample: Sample = 1e-3,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 5,
+    alpha: Alpha = 0.025,
+    workers: Workers = 2,
+    seed: Seed = 1,
+    lowercase: Lowercase = True,
+    export: Export = None,
+    progress: Progress = True,
+) -> None:
+    """fastText: word2vec plus character n-grams, so unseen and misspelt words get vectors."""
+    _train(
+        "fasttext",
+        corpus,
+        out,
+        field,
+        export,
+        progress,
+        dim=dim,
+        architecture=architecture,
+        window=window,
+        min_count=min_count,
+        max_vocab=max_vocab,
+        min_n=min_n,
+        max_n=max_n,
+        bucket=bucket,
+        negative=negative,
+        hs=hs,
+        sample=sample,
+        epochs=epochs,
+        alpha=alpha,
+        workers=workers,
+        seed=seed,
+        lowercase=lowercase,
+    )
+
+
+@app.command("doc2vec")
+def doc2vec_command(
+    corpus: Corpus,
+    out: Out,
+    field: Field = None,
+    dim: Dim = 100,
+    mode: Annotated[str, typer.Option(help="pv-dm or pv-dbow.")] = "pv-dm",
+    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 5,
+    min_count: MinCount = 5,
+    max_vocab: MaxVocab = None,
+    negative: Negative = 5,
+    hs: Hs = False,
+    sample: Sample = 1e-3,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 10,
+    infer_epochs: Annotated[
+        int | None, typer.Option(min=1, help="Inference epochs for new texts (default: epochs).")
+    ] = None,
+    dbow_words: Annotated[
+        bool, typer.Option(help="PV-DBOW: also train word vectors (skip-gram).")
+    ] = False,
+    alpha: Alpha = 0.025,
+    workers: Workers = 2,
+    seed: Seed = 1,
+    lowercase: Lowercase = True,
+    export: Export = None,
+    progress: Progress = True,
+) -> None:
+    """Doc2Vec paragraph vectors (PV-DM or PV-DBOW); each text of the corpus is a document."""
+    _train(
+        "doc2vec",
+        corpus,
+        out,
+        field,
+        export,
+        progress,
+        dim=dim,
+        mode=mode,
+        window=window,
+        min_count=min_count,
+        max_vocab=max_vocab,
+        negative=negative,
+        hs=hs,
+        sample=sample,
+        epochs=epochs,
+        infer_epochs=infer_epochs,
+        dbow_words=dbow_words,
+        alpha=alpha,
+        workers=workers,
+        seed=seed,
+        lowercase=lowercase,
+    )
+
+
+@app.command("glove")
+def glove_command(
+    corpus: Corpus,
+    out: Out,
+    field: Field = None,
+    dim: Dim = 100,
+    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 10,
+    min_count: MinCount = 5,
+    max_vocab: MaxVocab = None,
+    x_max: Annotated[
+        float, typer.Option(min=0, help="Count where the weight f(X) reaches 1.")
+    ] = 10.0,
+    alpha: Annotated[float, typer.Option(min=0, help="Exponent of the weight f(X).")] = 0.75,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the co-occurrences.")] = 15,
+    learning_rate: Annotated[float, typer.Option(min=0, help="AdaGrad learning rate.")] = 0.05,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Co-occurrence entries per vectorised step.")
+    ] = 16_384,
+    workers: Workers = 2,
+    seed: Seed = 1,
+    lowercase: Lowercase = True,
+    export: Export = None,
+    progress: Progress = True,
+) -> None:
+    """GloVe, trained here: co-occurrence counts, then weighted least squares with AdaGrad."""
+    _train(
+        "glove",
+        corpus,
+        out,
+        field,
+        export,
+        progress,
+        dim=dim,
+        window=window,
+        min_count=min_count,
+        max_vocab=max_vocab,
+        x_max=x_max,
+        alpha=alpha,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        workers=workers,
+        seed=seed,
+        lowercase=lowercase,
+    )

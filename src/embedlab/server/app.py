@@ -1,0 +1,139 @@
+"""The app factory: models loaded once, then routers, middleware and background workers wired.
+
+``create_app(config)`` loads every model before returning (so a bad model name fails at start,
+not on the first request); the lifespan starts one batcher per model and the jobs runner, and
+stops them in order on shutdown (jobs first, so an interrupted job stays resumable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from embedlab import __version__
+from embedlab.server.auth import ApiKeys
+from embedlab.server.batching import Batcher
+from embedlab.server.config import ENV_CONFIG, ServerConfig
+from embedlab.server.errors import install_error_handlers
+from embedlab.server.limits import BodySizeLimit, RateLimiter
+from embedlab.server.metrics import Metrics, MetricsMiddleware
+from embedlab.server.models import ServedModel, load_models, model_lookup
+from embedlab.server.state import ServerState
+
+log = logging.getLogger("embedlab.server")
+
+DESCRIPTION = """
+embedlab's embeddings server. `/v1/embeddings` and `/v1/models` speak OpenAI's wire format, so
+OpenAI clients work with `base_url="http://HOST:PORT/v1"`. Requests arriving together are
+embedded together. Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
+"""
+
+
+def create_app(
+    config: ServerConfig | None = None, *, models: dict[str, ServedModel] | None = None
+) -> FastAPI:
+    """Build the app; ``models`` skips loading (tests pass models they already hold)."""
+    config = config or ServerConfig()
+    if models is None:
+        models = load_models(
+            config.models,
+            runtime=config.runtime,
+            threads=config.threads,
+            compute_batch_size=config.compute_batch_size,
+        )
+    metrics = Metrics()
+    state = ServerState(
+        config=config,
+        models=models,
+        lookup=model_lookup(models),
+        metrics=metrics,
+        keys=ApiKeys(config.resolved_api_keys()),
+        rate_limiter=RateLimiter(config.rate_limit_per_minute),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _start(state)
+        try:
+            yield
+        finally:
+            await _stop(state)
+
+    app = FastAPI(
+        title="embedlab",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.embedlab = state
+    install_error_handlers(app)
+
+    from embedlab.server import collections_api, jobs_api, openai_api, ops_api, tokenize_api
+
+    app.include_router(ops_api.router)
+    app.include_router(openai_api.router)
+    app.include_router(tokenize_api.router)
+    app.include_router(jobs_api.router)
+    app.include_router(collections_api.router)
+    from embedlab.server.fastpath import EmbeddingsFastPath
+
+    app.add_middleware(EmbeddingsFastPath)  # innermost: inside the limits and the metrics
+    app.add_middleware(
+        BodySizeLimit, max_bytes=config.max_body_bytes, upload_bytes=config.max_upload_bytes
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+async def _start(state: ServerState) -> None:
+    from embedlab.server.jobs import JobManager
+    from embedlab.server.proxy import batcher_submitter
+
+    config = state.config
+    for model in state.models.values():
+        batcher = Batcher(
+            model,
+            max_batch_tokens=config.max_batch_tokens,
+            max_batch_inputs=config.max_batch_inputs,
+            max_queue_inputs=config.max_queue_inputs,
+            metrics=state.metrics,
+        )
+        batcher.start()
+        state.batchers[model.id] = batcher
+    loop = asyncio.get_running_loop()
+    state.jobs = JobManager(
+        config.resolved_jobs_dir(),
+        models=state.models,
+        submitter=batcher_submitter(loop, state.batcher, state.token_limit),
+        chunk_rows=config.job_chunk_rows,
+    )
+    state.jobs.start()
+    from embedlab.server import collections_api
+
+    await collections_api.start(state)
+    state.ready = True
+
+
+async def _stop(state: ServerState) -> None:
+    state.ready = False
+    if state.jobs is not None:
+        state.jobs.stop()
+    for batcher in state.batchers.values():
+        await batcher.stop()
+    if state.jobs is not None:
+        await asyncio.to_thread(state.jobs.join, 10.0)
+    from embedlab.server import collections_api
+
+    await collections_api.stop(state)
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory`` worker processes: the config travels as JSON in the env."""
+    import os
+
+    text = os.environ.get(ENV_CONFIG)
+    return create_app(ServerConfig.from_json(text) if text else ServerConfig())

@@ -1,0 +1,167 @@
+"""Batch jobs: uploads, the data folder and its boundary, and a job resumed after a restart."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import httpx
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from embedlab.output import read_vectors
+
+
+def wait_for(client: httpx.Client, job_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def test_uploaded_file_is_embedded_into_parquet(client, minilm, sample_texts, tmp_path):
+    texts = sample_texts[:12]
+    upload = ("texts.txt", io.BytesIO(("\n".join(texts) + "\n").encode()), "text/plain")
+    response = client.post("/v1/jobs", files={"file": upload}, data={"model": "minilm"})
+    assert response.status_code == 202, response.text
+    created = response.json()
+    assert created["status"] == "queued" and created["input"] == "texts.txt"
+    job = wait_for(client, created["id"])
+    assert job["status"] == "succeeded", job
+    assert job["rows_done"] == job["rows_total"] == 12 and job["progress"] == 1.0
+    output = client.get(job["output_url"])
+    assert output.status_code == 200
+    path = tmp_path / "out.parquet"
+    path.write_bytes(output.content)
+    table = pq.read_table(path)
+    assert table.column("text").to_pylist() == texts
+    assert table.column("id").to_pylist() == list(range(12))
+    np.testing.assert_allclose(read_vectors(path), minilm.embed(texts, normalize=True), atol=1e-5)
+    listed = client.get("/v1/jobs").json()["data"]
+    assert created["id"] in [j["id"] for j in listed]
+
+
+def test_jsonl_upload_with_fields_on_a_word_model(client, glove, sample_texts, tmp_path):
+    lines = "".join(f'{{"key": "k{i}", "body": "{t}"}}\n' for i, t in enumerate(sample_texts[:5]))
+    response = client.post(
+        "/v1/jobs",
+        files={"file": ("docs.jsonl", lines.encode(), "application/json")},
+        data={"model": "glove-50d", "field": "body", "id_field": "key", "normalize": "false"},
+    )
+    job = wait_for(client, response.json()["id"])
+    assert job["status"] == "succeeded", job
+    path = tmp_path / "out.parquet"
+    path.write_bytes(client.get(job["output_url"]).content)
+    assert pq.read_table(path).column("id").to_pylist() == [f"k{i}" for i in range(5)]
+    np.testing.assert_allclose(read_vectors(path), glove.embed(sample_texts[:5]), atol=1e-6)
+
+
+def test_bad_uploads_are_refused_or_fail_clearly(client, error_of):
+    wrong_ext = client.post(
+        "/v1/jobs", files={"file": ("data.exe", b"MZ", "application/octet-stream")}
+    )
+    assert wrong_ext.status_code == 400 and ".txt" in error_of(wrong_ext)["message"]
+    neither = client.post("/v1/jobs", data={"model": "minilm"})
+    assert neither.status_code == 400 and "either a file" in error_of(neither)["message"]
+    latin1 = client.post(
+        "/v1/jobs", files={"file": ("old.txt", "café\n".encode("latin-1"), "text/plain")}
+    )
+    job = wait_for(client, latin1.json()["id"])
+    assert job["status"] == "failed" and "not UTF-8" in job["error"]
+    missing = client.get("/v1/jobs/job-0000000000000000")
+    assert missing.status_code == 404 and error_of(missing)["code"] == "job_not_found"
+    assert client.get("/v1/jobs/..%2F..%2Fetc").status_code == 404
+
+
+def test_paths_inside_the_data_folder_only(client, data_dir, minilm, sample_texts, error_of):
+    inside = client.post("/v1/jobs", data={"path": "texts.txt", "model": "minilm"})
+    assert inside.status_code == 202, inside.text
+    nested = client.post("/v1/jobs", data={"path": "sub/more.txt", "model": "minilm"})
+    assert nested.status_code == 202, nested.text
+    assert wait_for(client, inside.json()["id"])["rows_done"] == 10
+    assert wait_for(client, nested.json()["id"])["rows_done"] == 4
+    absolute = client.post("/v1/jobs", data={"path": str(data_dir / "texts.txt")})
+    assert absolute.status_code == 202
+
+    refusals = {
+        "../secret.txt": (400, "'..'"),
+        "sub/../../secret.txt": (400, "'..'"),
+        str(data_dir.parent / "secret.txt"): (403, "outside"),
+        "/etc/passwd": (403, "outside"),
+        "link.txt": (403, "outside"),  # a symbolic link out of the folder
+        "absent.txt": (404, "no file"),
+    }
+    for path, (status, fragment) in refusals.items():
+        response = client.post("/v1/jobs", data={"path": path})
+        assert response.status_code == status, (path, response.text)
+        assert fragment in error_of(response)["message"], path
+
+
+def test_server_without_data_dir_takes_no_paths(thread_server, minilm, tmp_path, error_of):
+    from embedlab.server import ServerConfig, create_app
+    from embedlab.server.models import serve_embedder
+
+    app = create_app(
+        ServerConfig(models=["minilm"], jobs_dir=str(tmp_path / "jobs")),
+        models={"minilm": serve_embedder("minilm", minilm)},
+    )
+    with thread_server(app) as url:
+        response = httpx.post(f"{url}/v1/jobs", data={"path": "texts.txt"})
+        assert response.status_code == 403 and "--data-dir" in error_of(response)["message"]
+
+
+@pytest.fixture()
+def big_file(tmp_path, sample_texts):
+    texts = [f"{sample_texts[i % len(sample_texts)]} {i}" for i in range(6000)]
+    path = tmp_path / "big.txt"
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    return path, texts
+
+
+def test_job_resumes_after_the_server_is_killed(server_process, tmp_path, big_file, glove):
+    """kill -9 mid-job, start again on the same jobs folder: the job finishes where it stopped."""
+    path, texts = big_file
+    config = tmp_path / "server.toml"
+    config.write_text(
+        f'[server]\nmodels = ["glove-50d"]\njobs_dir = "{tmp_path / "jobs"}"\n'
+        "job_chunk_rows = 16\nmax_batch_inputs = 16\n",
+        encoding="utf-8",
+    )
+    first = server_process("--config", str(config))
+    try:
+        with httpx.Client(base_url=first.url, timeout=60) as http:
+            job_id = http.post(
+                "/v1/jobs", files={"file": ("big.txt", path.read_bytes(), "text/plain")}
+            ).json()["id"]
+            deadline = time.monotonic() + 120
+            while True:
+                job = http.get(f"/v1/jobs/{job_id}").json()
+                if job["status"] == "running" and job["rows_done"] >= 32:
+                    break
+                assert job["status"] in ("queued", "running"), job
+                assert time.monotonic() < deadline, job
+                time.sleep(0.02)
+        first.kill()  # SIGKILL: no chance to tidy up
+    finally:
+        first.kill()
+    done_before = job["rows_done"]
+    assert 0 < done_before < len(texts)
+
+    second = server_process("--config", str(config))
+    try:
+        with httpx.Client(base_url=second.url, timeout=60) as http:
+            job = wait_for(http, job_id)
+            assert job["status"] == "succeeded", job
+            assert job["attempts"] == 2 and job["resumed_from"] >= done_before
+            out = tmp_path / "resumed.parquet"
+            out.write_bytes(http.get(job["output_url"]).content)
+    finally:
+        second.stop()
+    table = pq.read_table(out)
+    assert table.column("id").to_pylist() == list(range(len(texts)))
+    assert table.column("text").to_pylist() == texts
+    np.testing.assert_allclose(read_vectors(out), glove.embed(texts, normalize=True), atol=1e-5)
