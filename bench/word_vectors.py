@@ -49,17 +49,16 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak, "info": info, "scores": r
 """
 
 
-def corpus_folder(data_dir: Path | None) -> tuple[Path, dict[str, dict]]:
-    """Prepare the corpora (apt-get download on first use) and link them into one folder."""
+def corpus_folder(data_dir: Path | None, folder: Path) -> dict[str, dict]:
+    """Prepare the corpora (apt-get download on first use) and link them into ``folder``."""
     from embedlab.text.corpora import prepare_corpus
 
-    folder = Path(tempfile.mkdtemp(prefix="embedlab-bench-corpus-"))
     stats = {}
     for name in CORPORA:
         prepared = prepare_corpus(name, data_dir, progress=True)
         (folder / f"{name}.txt").symlink_to(prepared.path)
         stats[name] = {"lines": prepared.lines, "words": prepared.words}
-    return folder, stats
+    return stats
 
 
 def run_child(method: str, params: dict, corpus: Path, out: Path) -> dict:
@@ -108,7 +107,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update results/")
     args = parser.parse_args()
 
-    corpus, stats = corpus_folder(args.data_dir)
+    load_before = os.getloadavg()[0]
+    work = tempfile.TemporaryDirectory(prefix="embedlab-bench-")
+    corpus = Path(work.name) / "corpus"
+    corpus.mkdir()
+    stats = corpus_folder(args.data_dir, corpus)
     common = {"dim": args.dim, "workers": args.workers, "seed": 1, "min_count": 5}
     plan = [
         ("word2vec (gensim, CBOW)", "word2vec", {**common, "epochs": args.epochs}),
@@ -116,14 +119,14 @@ def main() -> None:
         ("GloVe (embedlab)", "glove", {**common, "epochs": args.glove_epochs}),
     ]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="embedlab-bench-models-") as models:
+    with work:  # the linked corpus and the trained models go away at the end
         for label, method, params in plan:
-            rows.append((label, run_child(method, params, corpus, Path(models) / method)))
-    rows.append(
-        ("GloVe 6B 50d, pretrained (packaged)", run_child("pretrained", {}, corpus, corpus))
-    )
+            rows.append((label, run_child(method, params, corpus, Path(work.name) / method)))
+        pretrained = run_child("pretrained", {}, corpus, corpus)
+        rows.append(("GloVe 6B 50d, pretrained (packaged)", pretrained))
     tokens = rows[0][1]["info"]["tokens"]
 
+    load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     text = table(rows)
     print(text)
     if args.no_write:
@@ -133,8 +136,8 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         "# Word vectors: word2vec, fastText and GloVe on the same corpus\n\n"
-        f"`python bench/word_vectors.py` on {time.strftime('%Y-%m-%d')} ({machine}; the machine "
-        "is shared, so times are indicative).\n\n"
+        f"`python bench/word_vectors.py` on {time.strftime('%Y-%m-%d')} ({machine}; {load}: "
+        "the machine is shared, so times are indicative).\n\n"
         f"Corpus: `embedlab data corpus {' '.join(CORPORA)}`, read as one folder: "
         + ", ".join(f"{n} {s['words']:,} words" for n, s in stats.items())
         + f" ({words:,} whitespace words, {tokens:,} tokens with punctuation, lowercased).\n"
