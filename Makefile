@@ -34,6 +34,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/embed_stream.py
+	$(BIN)/python bench/encode.py
+	$(BIN)/python bench/word_vectors.py
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/serve.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench
