@@ -283,6 +283,25 @@ def bench_pgvector(base, queries, truth, rows: int, closers: list) -> Row:
     return row
 
 
+NOTES = """
+How to read it:
+- embedlab's float32 storage *is* a faiss IndexHNSWFlat (same M and ef_construction) behind a
+  durable store, so its speed is faiss's minus the cost of mapping rows to ids and building
+  results; build time includes the durable ingest (SQLite commit + fsync'ed vector file).
+- int8 walks an HNSW graph over int8 codes (4x less memory to read) and rescores the candidates
+  exactly against the float32 vectors memory-mapped from disk: the same recall as float32 for
+  fewer bytes touched per step.
+- binary keeps 48 bytes per vector (one bit a dimension, 32x less than float32) and rescores
+  ``rescored`` candidates against the full vectors on disk; the flat-scan variant keeps no graph
+  at all (48 bytes in memory per vector in total) at the cost of scanning every code.
+- Graph bytes are the HNSW links (faiss: neighbours, offsets, levels). pgvector's column is its
+  index size on disk per row minus the 1,536 bytes of vector it holds.
+- pgvector answers one query per round trip over a unix socket, so both its columns are the same.
+- The 2 CPU cores are shared with other jobs; q/s come from the head-to-head, which spreads that
+  noise over all systems alike. Build times were taken one after another and are noisier.
+"""
+
+
 # -- report ---------------------------------------------------------------------------------------
 def table(rows: list[Row], ref: Row | None) -> str:
     head = (
@@ -363,6 +382,7 @@ def main() -> None:
         f"`python bench/search.py --rows {args.rows}` in {elapsed / 60:.1f} min; {len(queries):,} queries, "
         f"k={K}, M={M}, ef_construction={EF_CONSTRUCTION}; {os.cpu_count()} shared CPU cores.\n\n"
         + report
+        + NOTES
         + "\nTuning sweeps (recall@10 @ batch q/s, each point timed when it ran):\n\n"
         + sweeps
         + "\n",

@@ -90,6 +90,7 @@ def test_create_over_existing(tmp_path, pg_dsn):
         ({"dim": 0}, "positive integer"),
         ({}, "a model or a dimension"),
         ({"model": "minlm"}, "Did you mean"),
+        ({"dim": 3, "ef_serch": 10}, "unknown collection option(s): ef_serch"),
     ],
 )
 def test_bad_options(tmp_path, options, fragment):

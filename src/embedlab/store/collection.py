@@ -16,6 +16,7 @@ backend, a ``postgresql://`` DSN the pgvector one::
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import math
@@ -157,6 +158,13 @@ def create_collection(
         )
     if normalize is None:
         normalize = metric == "cosine"
+    known = {f.name for f in dataclasses.fields(CollectionConfig)} - {"name", "dim", "model"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InputError(
+            f"unknown collection option(s): {', '.join(unknown)}",
+            f"use any of: {', '.join(sorted(known))}",
+        )
     config = CollectionConfig(
         name=coll_name,
         dim=int(dim),
