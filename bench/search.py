@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -102,9 +103,11 @@ def exact_top(queries: np.ndarray, vectors: np.ndarray, k: int = K) -> np.ndarra
     return out
 
 
-def recall_at_k(found: list[list[int]], truth: np.ndarray) -> float:
+def recall_at_k(found: Any, truth: np.ndarray) -> float:
+    """Recall@k of result ids (faiss labels, or embedlab's string ids of row numbers)."""
+    rows = [[int(i) for i in f] for f in (found.tolist() if hasattr(found, "tolist") else found)]
     return float(
-        np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)])
+        np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(rows, truth, strict=True)])
     )
 
 
@@ -112,8 +115,8 @@ def recall_at_k(found: list[list[int]], truth: np.ndarray) -> float:
 def sweep(
     row: Row,
     truth: np.ndarray,
-    batch: Callable[[int, int], list[list[int]]],
-    single: Callable[[int, int, int], list[int]] | None,
+    batch: Callable[[int, int], Any],
+    single: Callable[[int, int, int], Any] | None,
     n_queries: int,
     efs: tuple[int, ...] = EFS,
     rescores: tuple[int, ...] = (1,),
@@ -156,12 +159,17 @@ def head_to_head(rows: list[Row], n_queries: int, rounds: int = 5) -> None:
     median: the machine is shared, so figures taken minutes apart are not comparable."""
     batch_times: dict[int, list[float]] = {i: [] for i in range(len(rows))}
     single_times: dict[int, list[float]] = {i: [] for i in range(len(rows))}
+    object_times: dict[int, list[float]] = {i: [] for i in range(len(rows))}
     n_single = min(n_queries, 200)
     for r in range(rounds):
         for i, row in enumerate(rows):
             t = time.perf_counter()
             row.batch(row.ef or 1, row.rescore)  # type: ignore[misc]
             batch_times[i].append(time.perf_counter() - t)
+            if row.objects is not None:
+                t = time.perf_counter()
+                row.objects(row.ef or 1, row.rescore)
+                object_times[i].append(time.perf_counter() - t)
             if row.single is not None and r < 3:
                 t = time.perf_counter()
                 for q in range(n_single):
@@ -169,6 +177,8 @@ def head_to_head(rows: list[Row], n_queries: int, rounds: int = 5) -> None:
                 single_times[i].append(time.perf_counter() - t)
     for i, row in enumerate(rows):
         row.qps_batch = n_queries / float(np.median(batch_times[i]))
+        if object_times[i]:
+            row.qps_objects = n_queries / float(np.median(object_times[i]))
         if single_times[i]:
             row.qps_single = n_single / float(np.median(single_times[i]))
         else:  # a round trip per query either way
@@ -196,13 +206,16 @@ def bench_ours(
     row.graph_bytes = memory["graph"] / len(base)
     row.note = f"durable ingest {ingest:.0f} s + index {build - ingest:.0f} s"
 
-    def batch(ef: int, rescore: int) -> list[list[int]]:
-        found = col.search_batch(queries, k=K, ef=ef, rescore=rescore, include=())
-        return [[int(h.id) for h in hits] for hits in found]
+    def batch(ef: int, rescore: int) -> list[list[str]]:
+        return col.search_ids(queries, k=K, ef=ef, rescore=rescore)[0]
 
-    def single(i: int, ef: int, rescore: int) -> list[int]:
-        hits = col.search(queries[i], k=K, ef=ef, rescore=rescore, include=())
-        return [int(h.id) for h in hits]
+    def single(i: int, ef: int, rescore: int) -> list[Any]:
+        return col.search(queries[i], k=K, ef=ef, rescore=rescore, include=())
+
+    def objects(ef: int, rescore: int) -> list[list[Any]]:
+        return col.search_batch(queries, k=K, ef=ef, rescore=rescore, include=())
+
+    row.objects = objects
 
     rescores = {"float32": (1,), "int8": (2, 3, 4), "binary": (10, 15, 20, 30)}[storage]
     efs = EFS if index == "hnsw" else (1,)  # a flat scan has no ef_search
@@ -234,11 +247,11 @@ def bench_faiss(base, queries, truth) -> Row:
         p.efSearch = ef
         return p
 
-    def batch(ef: int, rescore: int) -> list[list[int]]:
-        return index.search(queries, K, params=params(ef))[1].tolist()
+    def batch(ef: int, rescore: int) -> np.ndarray:
+        return index.search(queries, K, params=params(ef))[1]
 
-    def single(i: int, ef: int, rescore: int) -> list[int]:
-        return index.search(queries[i : i + 1], K, params=params(ef))[1][0].tolist()
+    def single(i: int, ef: int, rescore: int) -> np.ndarray:
+        return index.search(queries[i : i + 1], K, params=params(ef))[1][0]
 
     return sweep(row, truth, batch, single, len(queries))
 
@@ -274,9 +287,8 @@ def bench_pgvector(base, queries, truth, rows: int, closers: list) -> Row:
     row.vector_bytes = 4 * base.shape[1]
     row.graph_bytes = size / rows - row.vector_bytes  # index pages hold vectors and links
 
-    def batch(ef: int, rescore: int) -> list[list[int]]:
-        found = col.search_batch(queries, k=K, ef=ef, include=())
-        return [[int(h.id) for h in hits] for hits in found]
+    def batch(ef: int, rescore: int) -> list[list[str]]:
+        return col.search_ids(queries, k=K, ef=ef)[0]
 
     sweep(row, sub_truth, batch, None, len(queries), repeats=1)  # round trips: slow
     closers.append(col.close)
@@ -285,12 +297,15 @@ def bench_pgvector(base, queries, truth, rows: int, closers: list) -> Row:
 
 NOTES = """
 How to read it:
+- "q/s (batch)" is one call for all queries returning ids and scores (faiss: `index.search`;
+  embedlab: `Collection.search_ids`, which maps rows to the caller's string ids); "Hit objects"
+  is `Collection.search_batch`, which builds a result object per hit (about 1.5 us each).
 - embedlab's float32 storage *is* a faiss IndexHNSWFlat (same M and ef_construction) behind a
   durable store, so its speed is faiss's minus the cost of mapping rows to ids and building
   results; build time includes the durable ingest (SQLite commit + fsync'ed vector file).
-- int8 walks an HNSW graph over int8 codes (4x less memory to read) and rescores the candidates
-  exactly against the float32 vectors memory-mapped from disk: the same recall as float32 for
-  fewer bytes touched per step.
+- int8 walks an HNSW graph over int8 codes and rescores the candidates exactly against the
+  float32 vectors memory-mapped from disk: 4x less memory for the same recall, at some speed
+  (decoding int8 and rescoring cost more than they save in memory traffic at this size).
 - binary keeps 48 bytes per vector (one bit a dimension, 32x less than float32) and rescores
   ``rescored`` candidates against the full vectors on disk; the flat-scan variant keeps no graph
   at all (48 bytes in memory per vector in total) at the cost of scanning every code.
@@ -306,8 +321,8 @@ How to read it:
 def table(rows: list[Row], ref: Row | None) -> str:
     head = (
         "| system | storage | rows | build | ef_search | rescored | recall@10 | q/s (batch) "
-        "| q/s (one at a time) | vector bytes / vector | graph bytes / vector | vs faiss q/s "
-        "| notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| vs faiss | q/s (batch, Hit objects) | q/s (one at a time) | vector bytes / vector "
+        "| graph bytes / vector | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -315,8 +330,9 @@ def table(rows: list[Row], ref: Row | None) -> str:
         rescored = r.rescore * K if r.storage != "float32" else "-"
         lines.append(
             f"| {r.system} | {r.storage} | {r.rows:,} | {r.build_s:.0f} s | {r.ef or '-'} | {rescored} "
-            f"| {r.recall:.3f} | {r.qps_batch:,.0f} | {r.qps_single:,.0f} | {r.vector_bytes:,.0f} "
-            f"| {r.graph_bytes:,.0f} | {ratio} | {r.note} |"
+            f"| {r.recall:.3f} | {r.qps_batch:,.0f} | {ratio} "
+            f"| {f'{r.qps_objects:,.0f}' if r.qps_objects else '-'} | {r.qps_single:,.0f} "
+            f"| {r.vector_bytes:,.0f} | {r.graph_bytes:,.0f} | {r.note} |"
         )
     return head + "\n".join(lines) + "\n"
 

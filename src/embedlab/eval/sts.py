@@ -16,7 +16,7 @@ import numpy as np
 
 from embedlab.embedders.base import Embedder, l2_normalize
 from embedlab.errors import DataFormatError, InputError
-from embedlab.eval.base import Task
+from embedlab.eval.base import Task, embed_for_task
 
 SPLITS = ("train", "dev", "test")
 DEFAULT_TEXT_FIELDS = ("sentence1", "sentence2")
@@ -115,7 +115,7 @@ class STSBenchmark(Task):
         pairs = self.pairs()
         unique = list(dict.fromkeys(s for a, b, _ in pairs for s in (a, b)))
         index = {text: i for i, text in enumerate(unique)}
-        vectors = l2_normalize(model.embed(unique))  # each sentence once
+        vectors = l2_normalize(embed_for_task(model, unique))  # each sentence once; fits TF-IDF
         left = vectors[[index[a] for a, _, _ in pairs]]
         right = vectors[[index[b] for _, b, _ in pairs]]
         cosine = (left * right).sum(axis=1)

@@ -126,6 +126,16 @@ class Backend(ABC):
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         """Top-k per query row (already normalised as the collection wants)."""
 
+    def search_ids(
+        self, queries: np.ndarray, options: SearchOptions
+    ) -> tuple[list[list[str]], np.ndarray]:
+        """Ids per query and an ``(m, k)`` score array (NaN where fewer): no result objects."""
+        found = self.search(queries, options)
+        scores = np.full((len(found), options.k), np.nan, dtype=np.float32)
+        for i, hits in enumerate(found):
+            scores[i, : len(hits)] = [h.score for h in hits]
+        return [[h.id for h in hits] for hits in found], scores
+
     @abstractmethod
     def keyword_search(self, query: str, n: int, where: Node | None) -> list[tuple[str, float]]:
         """Best ``n`` ids for a keyword query with their keyword scores (positive only)."""

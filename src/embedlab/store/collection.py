@@ -626,6 +626,24 @@ class Collection:
         vectors = self._query_vectors(queries, model, batch_size)
         return self._backend.search(vectors, options)
 
+    def search_ids(
+        self,
+        queries: Sequence[str] | Any,
+        k: int = 10,
+        *,
+        where: Any = None,
+        ef: int | None = None,
+        rescore: int | None = None,
+        exact: bool = False,
+        model: str | None = None,
+        batch_size: int = 32,
+    ) -> tuple[list[list[str]], np.ndarray]:
+        """Ids (a list per query, best first) and scores (an ``(n, k)`` array, NaN where a
+        query has fewer results): :meth:`search_batch` without building a :class:`Hit` per
+        result, which is most of the cost around the index for bulk retrieval and evaluation."""
+        options = self._options(k, where, (), ef, rescore, exact)
+        return self._backend.search_ids(self._query_vectors(queries, model, batch_size), options)
+
     def keyword_search(
         self,
         query: str,

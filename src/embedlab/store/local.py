@@ -608,26 +608,44 @@ class LocalBackend(Backend):
 
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         with self._mutex:
-            self._sync()
-            k, metric = options.k, self.config.metric
-            if options.where is None:
-                allowed, n_allowed = None, self._n_live  # every live row
-            else:
-                allowed = self._filter_mask(options.where)
-                n_allowed = int(allowed.sum())
-            if n_allowed == 0:
-                return [[] for _ in queries]
-            selective = allowed is not None and (
-                n_allowed <= self.config.exact_threshold or n_allowed < 0.02 * self._n_live
-            )
-            if not self._uses_ann(options) or selective:
-                rows = np.flatnonzero(allowed) if allowed is not None else None
-                slots, keys = exact_search(
-                    queries, self._vectors, k, metric, allowed=self._live, rows=rows
-                )
-            else:
-                slots, keys = self._ann_search(queries, options, allowed, n_allowed)
+            slots, keys = self._search_slots(queries, options)
             return self._hits(slots, keys, options.include)
+
+    def search_ids(
+        self, queries: np.ndarray, options: SearchOptions
+    ) -> tuple[list[list[str]], np.ndarray]:
+        with self._mutex:
+            slots, keys = self._search_slots(queries, options)
+            scores = np.sqrt(np.maximum(-keys, 0)) if self.config.metric == "l2" else keys
+            scores = np.where(slots >= 0, scores, np.nan).astype(np.float32)
+            ids = self._ids
+            return [[ids[s] for s in row if s >= 0] for row in slots.tolist()], scores  # type: ignore[misc]
+
+    def _search_slots(
+        self, queries: np.ndarray, options: SearchOptions
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best slots (``-1`` padded) and higher-is-better keys for each query."""
+        self._sync()
+        k, metric = options.k, self.config.metric
+        if options.where is None:
+            allowed, n_allowed = None, self._n_live  # every live row
+        else:
+            allowed = self._filter_mask(options.where)
+            n_allowed = int(allowed.sum())
+        if n_allowed == 0:
+            empty = np.full((len(queries), k), -1, dtype=np.int64)
+            return empty, np.full((len(queries), k), -np.inf, dtype=np.float32)
+        selective = allowed is not None and (
+            n_allowed <= self.config.exact_threshold or n_allowed < 0.02 * self._n_live
+        )
+        if not self._uses_ann(options) or selective:
+            rows = np.flatnonzero(allowed) if allowed is not None else None
+            slots, keys = exact_search(
+                queries, self._vectors, k, metric, allowed=self._live, rows=rows
+            )
+        else:
+            slots, keys = self._ann_search(queries, options, allowed, n_allowed)
+        return slots, keys
 
     def _ann_search(
         self,
