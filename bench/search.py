@@ -37,20 +37,25 @@ M, EF_CONSTRUCTION, K, TARGET = 16, 128, 10, 0.95
 EFS = (10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 400)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     system: str
     storage: str
     rows: int
     build_s: float
     ef: int = 0
+    rescore: int = 1
     recall: float = 0.0
     qps_batch: float = 0.0
+    qps_objects: float = 0.0
     qps_single: float = 0.0
     vector_bytes: float = 0.0
     graph_bytes: float = 0.0
     note: str = ""
-    sweep: list[tuple[int, float, float]] = field(default_factory=list)
+    sweep: list[tuple[int, int, float, float]] = field(default_factory=list)
+    batch: Callable[[int, int], Any] | None = None  # ids for every query, one call
+    single: Callable[[int, int, int], Any] | None = None  # one query
+    objects: Callable[[int, int], Any] | None = None  # embedlab's search_batch: Hit objects
 
 
 # -- data -----------------------------------------------------------------------------------------

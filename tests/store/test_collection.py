@@ -57,6 +57,16 @@ def test_batch_queries_match_single_queries(docs):
         assert [h.id for h in docs.search(query, k=3)] == [h.id for h in hits]
 
 
+def test_search_ids_is_search_batch_without_objects(docs):
+    queries = ["a sleepy pet", "a goal in soccer"]
+    ids, scores = docs.search_ids(queries, k=3)
+    batch = docs.search_batch(queries, k=3, include=())
+    assert ids == [[h.id for h in hits] for hits in batch]
+    assert np.allclose(scores, [[h.score for h in hits] for hits in batch], atol=1e-5)
+    ids, scores = docs.search_ids(queries[:1], k=10, where={"year": {"$gte": 2022}})
+    assert len(ids[0]) == 3 and scores.shape == (1, 10) and np.isnan(scores[0, 3:]).all()
+
+
 def test_metadata_filters(docs):
     hits = docs.search("money", k=10, where={"year": {"$gte": 2022}})
     assert {h.id for h in hits} == {"rates", "mortgage", "football"}
