@@ -20,11 +20,13 @@ def fuzz_target(thread_server, minilm, tfidf, glove, tmp_path_factory, data_dir)
     from embedlab.server import ServerConfig, create_app
     from embedlab.server.models import serve_embedder
 
+    root = tmp_path_factory.mktemp("fuzz")
     config = ServerConfig(
         models=["minilm", "tfidf", "glove-50d"],
         api_keys=[KEY],
         data_dir=str(data_dir),
-        jobs_dir=str(tmp_path_factory.mktemp("fuzz") / "jobs"),
+        jobs_dir=str(root / "jobs"),
+        collections=str(root / "collections"),  # never the user's own cache
         max_inputs_per_request=32,
         max_chars_per_input=2000,
     )

@@ -111,10 +111,10 @@ async def _start(state: ServerState) -> None:
         submitter=batcher_submitter(loop, state.batcher, state.token_limit),
         chunk_rows=config.job_chunk_rows,
     )
-    state.jobs.start()
     from embedlab.server import collections_api
 
-    await collections_api.start(state)
+    await collections_api.start(state)  # before the jobs runner: some jobs fill collections
+    state.jobs.start()
     state.ready = True
 
 

@@ -118,6 +118,47 @@ class Collections:
                 self._refuse_unserved(collection)
             return action(collection)
 
+    def job_target(self, name: str, requested: ServedModel | None) -> ServedModel:
+        """The served model a batch job into collection ``name`` must embed with.
+
+        An existing collection keeps its own model (asking for another is a 409); a missing one
+        is created now with ``requested`` (or the first served model), so a bad name or an
+        unserved model is refused when the job is submitted, not when it runs.
+        """
+        from embedlab.store import UnknownCollectionError
+
+        try:
+            model = self.run(name, lambda c: c.model)
+        except UnknownCollectionError:
+            served = requested or next(iter(self.state.models.values()))
+            self.create(name, served)
+            return served
+        found = [s for s in self.state.models.values() if model in (s.embedder.name, s.id)]
+        if model is None or not found:
+            raise ApiError(
+                409,
+                f"collection {name!r} was made with "
+                + (
+                    f"the model {model!r}, which this server does not serve"
+                    if model
+                    else "no model"
+                )
+                + "; a job embeds texts with the collection's own model, so restart the server "
+                "with that model (--models) or send the job to another collection",
+                code="model_not_served",
+                param="collection",
+            )
+        if requested is not None and requested.id != found[0].id:
+            raise ApiError(
+                409,
+                f"collection {name!r} holds vectors of the model {model!r}, not {requested.id!r}; "
+                "leave out 'model' (the job then uses the collection's own) or pick another "
+                "collection",
+                code="model_mismatch",
+                param="model",
+            )
+        return found[0]
+
     def drop(self, name: str) -> None:
         from embedlab.store import drop_collection
 
@@ -315,6 +356,8 @@ async def start(state: ServerState) -> None:
     location = state.config.collections or str(_default_location())
     store = Collections(location, state, asyncio.get_running_loop())
     state.collections = store
+    if state.jobs is not None:
+        state.jobs.collections = store
     if state.config.demo:
         await _in_thread(build_demo, store, next(iter(state.models.values())))
 

@@ -1,9 +1,14 @@
-"""Batch jobs: a whole file embedded into Parquet in the background, surviving restarts.
+"""Batch jobs: a whole file embedded into Parquet or a collection in the background, surviving
+restarts.
 
 Why this shape:
-- The work is :func:`embedlab.batch.embed_file`, the same streamed, chunked, resumable code as
-  ``embedlab embed``: a job interrupted by a restart (or ``kill -9``) continues from its last
-  written chunk when the server comes back, because ``embed_file`` resumes by itself.
+- Into Parquet, the work is :func:`embedlab.batch.embed_file`, the same streamed, chunked,
+  resumable code as ``embedlab embed``: a job interrupted by a restart (or ``kill -9``) continues
+  from its last written chunk when the server comes back, because ``embed_file`` resumes by itself.
+- Into a collection, the file is read in chunks; each chunk is embedded outside the collection's
+  lock (live searches go on meanwhile), then upserted in one commit, then counted in ``job.json``.
+  Ids are the file's ``id_field`` or ``<job id>-<row>``, so replaying the chunk a crash cut off
+  between the commit and the count rewrites the same items instead of adding copies.
 - Each job is a folder ``JOBS_DIR/<id>/`` with ``job.json`` (written atomically), the uploaded
   input, and the output; the folder is the whole state, so nothing else needs to survive.
 - Jobs embed through the model's batcher (:class:`~embedlab.server.proxy.BatcherEmbedder`), never by calling the model
@@ -17,6 +22,7 @@ Why this shape:
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import logging
 import os
@@ -60,6 +66,8 @@ class Job:
     id_field: str | None
     skip_empty: bool
     normalize: bool
+    collection: str | None = None  # the target collection; None: a Parquet file
+    metadata_fields: list[str] | None = None
     status: str = "queued"
     created_at: float = 0.0
     started_at: float | None = None
@@ -96,7 +104,11 @@ class Job:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "error": self.error,
-            "output_url": f"/v1/jobs/{self.id}/output" if self.status == "succeeded" else None,
+            "target": "parquet" if self.collection is None else "collection",
+            "collection": self.collection,
+            "output_url": f"/v1/jobs/{self.id}/output"
+            if self.status == "succeeded" and self.collection is None
+            else None,
         }
 
 
@@ -163,6 +175,7 @@ class JobManager:
         self.submitter = submitter
         self.chunk_rows = chunk_rows
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.collections: Any = None  # the server's open collections, for collection targets
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -181,6 +194,8 @@ class JobManager:
         id_field: str | None = None,
         skip_empty: bool = False,
         normalize: bool = True,
+        collection: str | None = None,
+        metadata_fields: list[str] | None = None,
     ) -> Job:
         """Register a job; an upload is written into the job's folder by ``write_input``."""
         from embedlab.text.readers import input_format
@@ -203,6 +218,8 @@ class JobManager:
                 id_field=id_field,
                 skip_empty=skip_empty,
                 normalize=normalize,
+                collection=collection,
+                metadata_fields=metadata_fields,
                 created_at=time.time(),
             )
             self._save(job)
@@ -234,7 +251,7 @@ class JobManager:
 
     def rows_on_disk(self, job: Job) -> int:
         """Rows safely written so far, from the partial run's own state file."""
-        if job.status != "running":
+        if job.status != "running" or job.collection is not None:
             return job.rows_done
         out = self.output_path(job)
         state = out.with_name(f".{out.name}.partial") / "state.json"
@@ -284,7 +301,6 @@ class JobManager:
                 self._run(job)
 
     def _run(self, job: Job) -> None:
-        from embedlab.batch import embed_file
         from embedlab.text.readers import count_records
 
         model = self.models.get(job.model)
@@ -299,17 +315,10 @@ class JobManager:
             job.rows_total = count_records(job.source)
             self._save(job)
             embedder = BatcherEmbedder(model, self.submitter(model), stopping=self._stopping)
-            result = embed_file(
-                job.source,
-                self.output_path(job),
-                embedder,
-                field=job.field,
-                id_field=job.id_field,
-                skip_empty=job.skip_empty,
-                normalize=job.normalize,
-                batch_size=max(1, self.chunk_rows),
-                chunk_rows=self.chunk_rows,
-            )
+            if job.collection is None:
+                rows, resumed_from = self._into_parquet(job, embedder)
+            else:
+                rows, resumed_from = self._into_collection(job, embedder)
         except (StoppedError, ShuttingDownError):
             log.info("job %s interrupted by shutdown; it resumes at the next start", job.id)
             return
@@ -323,10 +332,73 @@ class JobManager:
         finally:
             self._current = None
         job.status, job.finished_at = "succeeded", time.time()
-        job.rows_done, job.resumed_from = result.rows, result.resumed_from
-        job.rows_total = result.rows
+        job.rows_done, job.resumed_from, job.rows_total = rows, resumed_from, rows
         self._save(job)
-        log.info("job %s done: %d rows (resumed from %d)", job.id, result.rows, result.resumed_from)
+        log.info("job %s done: %d rows (resumed from %d)", job.id, rows, resumed_from)
+
+    def _into_parquet(self, job: Job, embedder: BatcherEmbedder) -> tuple[int, int]:
+        from embedlab.batch import embed_file
+
+        result = embed_file(
+            job.source,
+            self.output_path(job),
+            embedder,
+            field=job.field,
+            id_field=job.id_field,
+            skip_empty=job.skip_empty,
+            normalize=job.normalize,
+            batch_size=max(1, self.chunk_rows),
+            chunk_rows=self.chunk_rows,
+        )
+        return result.rows, result.resumed_from
+
+    def _into_collection(self, job: Job, embedder: BatcherEmbedder) -> tuple[int, int]:
+        """Chunk by chunk: embed (outside the lock), upsert (one commit), count in job.json."""
+        from embedlab.store.transfer import iter_source
+
+        store, name = self.collections, job.collection
+        if store is None or name is None:
+            raise EmbedlabError(
+                "collections are not available on this server", "start it with --collections"
+            )
+        model_name = self.models[job.model].embedder.name
+        normalize = store.run(name, lambda c: c.config.normalize)
+        records = iter_source(
+            job.source,
+            field=job.field or "text",
+            id_field=job.id_field,
+            metadata_fields=job.metadata_fields,
+            skip_empty=job.skip_empty,
+        )
+        done = resumed_from = job.rows_done
+        records = itertools.islice(records, done, None)  # what a resumed job has already stored
+        while chunk := list(itertools.islice(records, max(1, self.chunk_rows))):
+            texts = [text for _, text, _ in chunk]
+            ids = [
+                rid if rid is not None else f"{job.id}-{done + i}"
+                for i, (rid, _, _) in enumerate(chunk)
+            ]
+            metadatas = [meta for _, _, meta in chunk]
+            vectors = embedder.embed(texts, batch_size=len(texts), normalize=normalize)
+
+            def write(collection: Any, texts=texts, ids=ids, metas=metadatas, vecs=vectors) -> None:
+                collection.upsert(
+                    texts,
+                    ids=ids,
+                    metadatas=metas,
+                    vectors=vecs,
+                    model=model_name,
+                    commit_every=len(texts),
+                )
+
+            store.run(name, write)
+            done += len(chunk)
+            job.rows_done = done
+            self._save(job)
+        if done == 0:
+            raise EmbedlabError(f"{job.source_name} holds no texts", "upload a file with texts")
+        store.run(name, lambda c: c.build_index())
+        return done, resumed_from
 
     def _fail(self, job: Job, message: str) -> None:
         job.status, job.error, job.finished_at = "failed", message, time.time()

@@ -1,5 +1,6 @@
-"""The jobs routes: ``POST /v1/jobs`` (an uploaded file, or a path in ``--data-dir``),
-``GET /v1/jobs``, ``GET /v1/jobs/{id}`` (progress) and ``GET /v1/jobs/{id}/output`` (Parquet).
+"""The jobs routes: ``POST /v1/jobs`` (an uploaded file, or a path in ``--data-dir``, into a
+Parquet file or a collection), ``GET /v1/jobs``, ``GET /v1/jobs/{id}`` (progress) and
+``GET /v1/jobs/{id}/output`` (a Parquet job's file).
 
 The work itself lives in :mod:`embedlab.server.jobs`; this module only checks and translates.
 """
@@ -17,6 +18,7 @@ from fastapi.responses import FileResponse
 from embedlab.server.auth import require_api_key
 from embedlab.server.errors import ApiError
 from embedlab.server.jobs import JobManager, resolve_data_path
+from embedlab.server.models import ServedModel
 from embedlab.server.state import ServerState, get_state
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["Batch jobs"])
@@ -54,7 +56,23 @@ async def create_job(
     field: Annotated[str | None, Form(description="Text field of .jsonl/.csv/.parquet")] = None,
     id_field: Annotated[str | None, Form(description="Id field; default: the row number")] = None,
     skip_empty: Annotated[bool, Form()] = False,
-    normalize: Annotated[bool | None, Form(description="Default: the server's setting")] = None,
+    normalize: Annotated[
+        bool | None, Form(description="Parquet only. Default: the server's setting")
+    ] = None,
+    collection: Annotated[
+        str | None,
+        Form(
+            description="Embed into this collection (created with the job's model if missing) "
+            "instead of a Parquet file; items are upserted by id"
+        ),
+    ] = None,
+    metadata_fields: Annotated[
+        str | None,
+        Form(
+            description="Collection only: comma-separated fields kept as metadata "
+            "(default: all fields but the text and id)"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     state = get_state(request)
     jobs = _jobs(state)
@@ -65,17 +83,41 @@ async def create_job(
             "(form field 'path'), not both and not neither",
             code="invalid_request",
         )
-    served = state.find_model(model) if model else next(iter(state.models.values()))
+    # Check the input first: a refused request must leave no collection behind.
+    source: Path | None = None
+    suffix = ""
+    if file is not None:
+        name = PurePath(file.filename or "upload.txt").name
+        suffix = _upload_suffix(name)
+    else:
+        assert path is not None
+        name = path
+        source = resolve_data_path(state.config.data_dir, path)
+    served = state.find_model(model) if model else None
+    if collection:
+        served = await asyncio.to_thread(_collection_target, state, collection, served)
+    elif metadata_fields:
+        raise ApiError(
+            400,
+            "metadata_fields only applies to a job into a collection; add 'collection'",
+            code="invalid_request",
+            param="metadata_fields",
+        )
+    served = served or next(iter(state.models.values()))
+    fields = (
+        [f.strip() for f in metadata_fields.split(",") if f.strip()] if metadata_fields else None
+    )
     options: dict[str, Any] = {
         "model": served.id,
+        "source_name": name,
         "field": field or None,
         "id_field": id_field or None,
         "skip_empty": skip_empty,
         "normalize": state.config.normalize if normalize is None else normalize,
+        "collection": collection or None,
+        "metadata_fields": fields,
     }
     if file is not None:
-        name = PurePath(file.filename or "upload.txt").name
-        suffix = _upload_suffix(name)
 
         def write_input(folder: Path) -> Path:
             target = folder / f"input{suffix}"
@@ -85,15 +127,21 @@ async def create_job(
             return target
 
         job = await asyncio.to_thread(
-            jobs.create, source_kind="upload", source_name=name, write_input=write_input, **options
+            jobs.create, source_kind="upload", write_input=write_input, **options
         )
     else:
-        assert path is not None
-        source = resolve_data_path(state.config.data_dir, path)
-        job = await asyncio.to_thread(
-            jobs.create, source_kind="data_dir", source_name=path, source=source, **options
-        )
+        job = await asyncio.to_thread(jobs.create, source_kind="data_dir", source=source, **options)
     return jobs.describe(job)
+
+
+def _collection_target(state: ServerState, name: str, requested: ServedModel | None) -> ServedModel:
+    """Check (or create) the target collection; the served model its job must embed with."""
+    from embedlab.store.config import check_name
+
+    if state.collections is None:
+        raise ApiError(503, "collections are not available on this server", code="unavailable")
+    check_name(name)
+    return state.collections.job_target(name, requested)
 
 
 @router.get("/v1/jobs", summary="All jobs, oldest first")
@@ -118,12 +166,19 @@ async def get_job(job_id: str, request: Request) -> dict[str, Any]:
 
 @router.get(
     "/v1/jobs/{job_id}/output",
-    summary="A finished job's Parquet file (id, text, vector)",
+    summary="A finished Parquet job's file (id, text, vector)",
     response_class=FileResponse,
 )
 async def get_job_output(job_id: str, request: Request) -> FileResponse:
     jobs = _jobs(get_state(request))
     job = _find(jobs, job_id)
+    if job.collection is not None:
+        raise ApiError(
+            404,
+            f"job {job_id} embedded into the collection {job.collection!r}, not a file; search or "
+            f"read it at /v1/collections/{job.collection}",
+            code="no_output_file",
+        )
     if job.status != "succeeded":
         raise ApiError(409, f"job {job_id} is {job.status}, not finished", code="job_not_finished")
     return FileResponse(
