@@ -58,3 +58,17 @@ class ModelFormatError(EmbedlabError):
 
 class OutputError(EmbedlabError):
     """An output path cannot be written, or a resume does not match the run it would continue."""
+
+
+class InputTooLongError(InputError):
+    """An input has more tokens than allowed and the caller asked not to truncate it.
+
+    ``index``, ``tokens`` and ``limit`` let a caller (the server) word its own answer.
+    """
+
+    def __init__(self, index: int, tokens: int, limit: int) -> None:
+        self.index, self.tokens, self.limit = index, tokens, limit
+        super().__init__(
+            f"text {index} has {tokens} tokens, more than the {limit} allowed",
+            "shorten it, or allow truncation to keep its first tokens",
+        )

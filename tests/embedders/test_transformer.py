@@ -11,8 +11,14 @@ import pytest
 from safetensors.numpy import save_file
 
 import embedlab
-from embedlab.embedders.transformer import TransformerEmbedder
-from embedlab.errors import EmbedlabError, InputError, ModelFormatError, UnknownModelError
+from embedlab.embedders.transformer import Encoded, TransformerEmbedder
+from embedlab.errors import (
+    EmbedlabError,
+    InputError,
+    InputTooLongError,
+    ModelFormatError,
+    UnknownModelError,
+)
 from embedlab.models import catalogue
 
 # ~380 wordpieces: longer than MiniLM's 256 and mpnet's 384 limits once repeated
@@ -113,6 +119,25 @@ def test_truncation_is_noted(minilm: TransformerEmbedder) -> None:
     assert len(walk.tokens) == 256 and walk.tokens[-1] == "[SEP]"
     assert any("truncated to 256 tokens" in note for note in walk.notes)
     np.testing.assert_allclose(walk.vector, minilm.embed([LONG_TEXT])[0], atol=1e-6)
+
+
+def test_public_stages_are_what_embed_runs(minilm: TransformerEmbedder) -> None:
+    texts = ["Short.", LONG_TEXT, "A sentence of middling length about cooking pasta."]
+    first, rest = minilm.prepare(texts[:1]), minilm.prepare(texts[1:])
+    encoded = Encoded.concat([first, rest])  # two requests merged, as the server does
+    assert len(encoded) == 3 and encoded.lengths[1] == 256  # cut at max_length
+    assert encoded.slice(1, 3).lengths == rest.lengths
+    batches = minilm.plan_batches(encoded, batch_size=2)
+    assert [b.tolist() for b in batches] == [[1, 2], [0]]  # longest first
+    one = minilm.finish(minilm.run_batch(encoded, batches[1]))
+    np.testing.assert_allclose(one, minilm.embed(texts[:1]), atol=1e-6)
+    staged = minilm.finish(minilm.run(encoded, batch_size=2))
+    np.testing.assert_allclose(staged, minilm.embed(texts, batch_size=2), atol=1e-6)
+    assert max(minilm.prepare(texts, max_tokens=10).lengths) == 10
+    with pytest.raises(InputTooLongError, match="text 1 has") as caught:
+        minilm.prepare(texts, max_tokens=300, truncate=False)  # capped at max_length (256)
+    assert (caught.value.index, caught.value.limit) == (1, 256) and caught.value.tokens > 300
+    assert minilm.prepare(texts[:1], truncate=False).lengths == [4]
 
 
 def test_options_override_the_folder_config(minilm: TransformerEmbedder) -> None:

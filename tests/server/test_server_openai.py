@@ -42,7 +42,7 @@ def test_openai_client_default_base64_equals_library(oai, minilm):
     assert response.model == "minilm" and response.object == "list"
     expected = minilm.embed(TEXTS, normalize=True)
     np.testing.assert_allclose(as_matrix(response), expected, atol=1e-5)
-    tokens = sum(len(ids) for ids in minilm._tokenize(TEXTS)["input_ids"])
+    tokens = sum(minilm.prepare(TEXTS).lengths)
     assert response.usage.prompt_tokens == response.usage.total_tokens == tokens
 
 
@@ -74,7 +74,7 @@ def test_dimensions_truncate_and_renormalise(oai, minilm, encoding_format):
 
 
 def test_token_id_input_single_and_batched(oai, client, minilm, error_of):
-    tokenizer = minilm._loaded().tokenizer
+    tokenizer = minilm.tokenizer
     ids = [tokenizer(text.lower(), add_special_tokens=False)["input_ids"] for text in TEXTS]
     expected = minilm.embed(TEXTS, normalize=True)
     one = oai.embeddings.create(model="minilm", input=ids[0], encoding_format="float")
@@ -153,3 +153,26 @@ def test_concurrent_requests_are_batched_and_keep_their_order(
     )
     assert inputs == sum(len(texts) for texts in requests)
     assert 1 <= batches < len(requests), (batches, len(requests))
+
+
+def test_static_model_reads_token_ids_with_its_own_tokenizer(thread_server, sample_texts):
+    import httpx
+
+    import embedlab
+    from embedlab.server import ServerConfig, create_app
+    from embedlab.server.models import serve_embedder
+
+    static = embedlab.load("static-minilm")
+    app = create_app(
+        ServerConfig(models=["static"]), models={"static": serve_embedder("static", static)}
+    )
+    texts = sample_texts[:3]
+    ids = [static.tokenizer.encode(t, add_special_tokens=False).ids for t in texts]
+    with thread_server(app) as url:
+        response = httpx.post(
+            f"{url}/v1/embeddings",
+            json={"model": "static", "input": ids, "encoding_format": "float"},
+        )
+    assert response.status_code == 200, response.text
+    got = np.array([row["embedding"] for row in response.json()["data"]], dtype=np.float32)
+    np.testing.assert_allclose(got, static.embed(texts, normalize=True), atol=1e-5)

@@ -105,6 +105,11 @@ class StaticEmbedder(Embedder):
         return self._state
 
     @property
+    def tokenizer(self) -> Any:
+        """The subword tokenizer (``tokenizers.Tokenizer``), e.g. to decode token-id input."""
+        return self._loaded().tokenizer
+
+    @property
     def dim(self) -> int:
         return int(self._loaded().embeddings.shape[1])
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ import numpy as np
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
 from embedlab.embedders.layers import LayerMix, LayerSpec, check_layer_spec, resolve_layer
 from embedlab.embedders.onnx_runtime import DEFAULT_KEEP_FP32, check_runtime, resolve_threads
-from embedlab.errors import InputError, ModelFormatError, UnknownModelError
+from embedlab.errors import InputError, InputTooLongError, ModelFormatError, UnknownModelError
 
 if TYPE_CHECKING:
     import torch
@@ -213,6 +213,38 @@ class _Loaded:
     input_names: tuple[str, ...]
     causal: bool
     model: Any = None
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Texts after :meth:`TransformerEmbedder.prepare`: the model's inputs, unpadded, and lengths.
+
+    The hand-over between the stages of :meth:`~TransformerEmbedder.embed`, public so that a
+    server can run them apart (as infinity does): tokenise requests as they arrive while the
+    model runs the last batch, then merge requests (:meth:`concat`) and batch them by length.
+    """
+
+    features: dict[str, list[list[int]]]  # model input name -> one id list per input
+    lengths: list[int]  # tokens per input, special tokens included
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def slice(self, start: int, stop: int) -> Encoded:
+        """Inputs ``start:stop``, e.g. to split a request too large for one batch."""
+        features = {name: rows[start:stop] for name, rows in self.features.items()}
+        return Encoded(features, self.lengths[start:stop])
+
+    @staticmethod
+    def concat(parts: Sequence[Encoded]) -> Encoded:
+        """Several prepared requests as one, in order (one part is returned as it is)."""
+        if len(parts) == 1:
+            return parts[0]
+        features = {
+            name: [row for part in parts for row in part.features[name]]
+            for name in parts[0].features
+        }
+        return Encoded(features, [n for part in parts for n in part.lengths])
 
 
 # settings that change what is loaded (the rest only change how it runs)
@@ -513,12 +545,22 @@ class TransformerEmbedder(Embedder):
         return self.params["runtime"]
 
     # -- tokenizing ------------------------------------------------------------------------
-    def _tokenize(self, texts: list[str], *, truncate: bool = True, **extra: Any) -> Any:
+    @property
+    def tokenizer(self) -> Any:
+        """The Hugging Face tokenizer (e.g. to decode token ids); one thread at a time, as in
+        :meth:`prepare`."""
+        return self._loaded().tokenizer
+
+    def _tokenize(
+        self, texts: list[str], *, truncate: bool = True, limit: int | None = None, **extra: Any
+    ) -> Any:
+        """The tokenizer's encoding, lowercased if the model asks; cut at ``limit`` (default
+        ``max_length``) tokens unless ``truncate`` is False."""
         state = self._loaded()
         if state.lowercase:
             texts = [text.lower() for text in texts]
         if truncate:
-            extra.update(truncation=True, max_length=state.max_length)
+            extra.update(truncation=True, max_length=limit or state.max_length)
         return state.tokenizer(texts, **extra)
 
     def count_tokens(self, text: str) -> int:
@@ -575,39 +617,93 @@ class TransformerEmbedder(Embedder):
             )
         return out
 
-    # -- embedding -------------------------------------------------------------------------
+    # -- embedding, in stages --------------------------------------------------------------
+    # embed() is prepare -> plan_batches -> run_batch (each batch) -> finish; the stages are
+    # public so a server can overlap them (tokenise new requests while the model computes).
+    def prepare(
+        self, texts: Sequence[str], *, max_tokens: int | None = None, truncate: bool = True
+    ) -> Encoded:
+        """Stage 1: tokenise, cutting inputs at ``max_tokens`` (default and cap: ``max_length``).
+
+        With ``truncate=False`` an input over the limit raises
+        :class:`~embedlab.errors.InputTooLongError` instead, so a caller can refuse it. Cheap and
+        model-free, but not for two threads at once on one embedder (Hugging Face fast
+        tokenizers are reconfigured per call): threaded callers hold one lock around it.
+        Texts are not validated and not split into sliding windows; ``embed`` does both.
+        """
+        state = self._loaded()
+        limit = min(max_tokens or state.max_length, state.max_length)
+        texts = texts if isinstance(texts, list) else list(texts)
+        encoded = self._tokenize(texts, limit=limit)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        if not truncate:
+            at_limit = [i for i, n in enumerate(lengths) if n >= limit]
+            if at_limit:  # only these can have been cut: count their full length
+                full = self._tokenize([texts[i] for i in at_limit], truncate=False, verbose=False)
+                for i, ids in zip(at_limit, full["input_ids"], strict=True):
+                    if len(ids) > limit:
+                        raise InputTooLongError(i, len(ids), limit)
+        names = [name for name in state.input_names if name in encoded]
+        return Encoded({name: encoded[name] for name in names}, lengths)
+
+    def plan_batches(self, encoded: Encoded, batch_size: int = 32) -> list[np.ndarray]:
+        """Stage 2a: row indices per model call, longest first, at most ``batch_size`` rows and
+        the ``token_budget`` in padded tokens (see :func:`batches_by_budget`)."""
+        budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
+        return batches_by_budget(encoded.lengths, batch_size, budget)
+
+    def run_batch(self, encoded: Encoded, rows: np.ndarray) -> np.ndarray:
+        """Stage 2b: the chosen rows padded and through the model, on the chosen runtime.
+
+        Gives pooled vectors ``(len(rows), hidden_size)``, normalised if the model normalises,
+        before :meth:`finish`.
+        """
+        return self._backend()(self._pad(encoded.features, rows))
+
+    def run(
+        self,
+        encoded: Encoded,
+        *,
+        batch_size: int = 32,
+        advance: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Stage 2: every batch that :meth:`plan_batches` plans, rows back in input order.
+
+        ``advance(n)`` is called after each batch of ``n`` rows (for progress bars).
+        """
+        out = np.empty((len(encoded), self.hidden_size), dtype=np.float32)
+        for rows in self.plan_batches(encoded, batch_size):
+            out[rows] = self.run_batch(encoded, rows)
+            if advance is not None:
+                advance(len(rows))
+        return out
+
     def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-        """Tokenize once, run length-sorted batches under the token budget, restore the order."""
+        """The stages in order; sliding windows are averaged between ``run`` and ``finish``."""
         from embedlab.progress import progress_bar
 
         state = self._loaded()
         if self.params["sliding_window"]:
             pieces = self._windows(texts)
             owner = np.repeat(np.arange(len(texts)), [len(p) for p in pieces])
-            encoded = self._tokenize([piece for group in pieces for piece in group])
+            encoded = self.prepare([piece for group in pieces for piece in group])
         else:
             owner = np.arange(len(texts))
-            encoded = self._tokenize(texts)
-        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-        budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
-        backend = self._backend()
-        rows_out = np.empty((len(lengths), self.hidden_size), dtype=np.float32)
-        label = f"embedding with {self.name}" + (
-            f" ({len(lengths):,} windows)" if len(lengths) != len(texts) else ""
-        )
-        with progress_bar(label, len(lengths), enabled=progress) as advance:
-            for rows in batches_by_budget(lengths, batch_size, budget):
-                rows_out[rows] = backend(self._pad(encoded, rows))
-                advance(len(rows))
-        if len(lengths) != len(texts):  # average each text's windows
+            encoded = self.prepare(texts)
+        n = len(encoded)
+        label = f"embedding with {self.name}" + (f" ({n:,} windows)" if n != len(texts) else "")
+        with progress_bar(label, n, enabled=progress) as advance:
+            rows_out = self.run(encoded, batch_size=batch_size, advance=advance)
+        if n != len(texts):  # average each text's windows
             out = np.zeros((len(texts), rows_out.shape[1]), dtype=np.float64)
             np.add.at(out, owner, rows_out)
             out /= np.bincount(owner, minlength=len(texts))[:, None]
             rows_out = l2_normalize(out.astype(np.float32)) if state.normalize else out
-        return self._finish(rows_out.astype(np.float32, copy=False))
+        return self.finish(rows_out.astype(np.float32, copy=False))
 
-    def _finish(self, vectors: np.ndarray) -> np.ndarray:
-        """Matryoshka truncation: keep the first dims, re-normalised if the model normalises."""
+    def finish(self, vectors: np.ndarray) -> np.ndarray:
+        """Stage 3: Matryoshka truncation (``truncate_dim``): keep the first dims, re-normalised
+        if the model normalises; unchanged otherwise."""
         cut = self.params["truncate_dim"]
         if cut is None or cut >= vectors.shape[1]:
             return vectors
@@ -639,7 +735,7 @@ class TransformerEmbedder(Embedder):
         states = model(**inputs, output_hidden_states=True).hidden_states
         return layer.apply_torch(states) if isinstance(layer, LayerMix) else states[layer]
 
-    def _pad(self, encoded: Any, rows: np.ndarray) -> dict[str, np.ndarray]:
+    def _pad(self, encoded: Mapping[str, Any], rows: np.ndarray) -> dict[str, np.ndarray]:
         """Pad the chosen rows to the longest among them, on the tokenizer's padding side."""
         state = self._loaded()
         tokenizer = state.tokenizer
@@ -729,7 +825,7 @@ class TransformerEmbedder(Embedder):
             )
             if state.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-            vector = self._finish(pooled.float().numpy())[0]
+            vector = self.finish(pooled.float().numpy())[0]
         offsets = encoded.get("offset_mapping")
         table = self._torch_model().get_input_embeddings().weight
         pooling = state.pooling + (" + l2-normalise" if state.normalize else "")
@@ -766,12 +862,10 @@ class TransformerEmbedder(Embedder):
 
         items = check_texts(texts)
         state = self._loaded()
-        encoded = self._tokenize(items)
-        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        encoded = self.prepare(items)
         out = np.empty((len(items), self.num_layers + 1, self.hidden_size), dtype=np.float32)
-        budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
-        for rows in batches_by_budget(lengths, batch_size, budget):
-            feed = {k: torch.from_numpy(v) for k, v in self._pad(encoded, rows).items()}
+        for rows in self.plan_batches(encoded, batch_size):
+            feed = {k: torch.from_numpy(v) for k, v in self._pad(encoded.features, rows).items()}
             with torch.inference_mode():
                 states = self._torch_model()(**feed, output_hidden_states=True).hidden_states
                 pooled = [pool(s, feed["attention_mask"], state.pooling) for s in states]
@@ -844,7 +938,9 @@ def _spans(word_ids: list[int | None], size: int, stride: int) -> list[tuple[int
         start = max(nxt, start + 1)
 
 
-def batches_by_budget(lengths: np.ndarray, batch_size: int, token_budget: int) -> list[np.ndarray]:
+def batches_by_budget(
+    lengths: Sequence[int] | np.ndarray, batch_size: int, token_budget: int
+) -> list[np.ndarray]:
     """Row indices, longest first, in batches of at most ``batch_size`` rows and ``token_budget``
     padded tokens: sorting keeps padding small, the budget keeps long-text batches in cache."""
     order = np.argsort(-np.asarray(lengths), kind="stable")

@@ -4,11 +4,11 @@ Why two stages: the dynamic batcher tokenises a request as it arrives while the 
 the previous batch in its own thread, as infinity and text-embeddings-inference do, and the
 token counts it gets are what limits, usage and the batcher's token budget are measured in.
 
-- Transformer embedders get the fast path: the library's own tokenisation (``_tokenize``) in the
-  pre-processing stage; in the compute stage its padding (``_pad``), runtime (``_backend``: torch
-  or ONNX) and finishing (``_finish``) over the merged, length-sorted batch. These are the
-  transformer module's internals, so at load the fast path is checked against ``embed`` on real
-  sentences; if they ever disagree, the model is served by the generic path instead.
+- Transformer embedders get the fast path: their public stages, ``prepare`` (tokenisation) in the
+  pre-processing stage, ``run`` (length-sorted, token-budgeted batches on torch or ONNX) and
+  ``finish`` over the merged requests in the compute stage. ``embed`` runs the same stages; at
+  load the fast path is still checked against ``embed`` on real sentences, and if they ever
+  disagree the model is served by the generic path instead.
 - Every other embedder (TF-IDF, GloVe, static, ...) gets the generic path: words counted up front,
   ``embed`` called on the merged batch.
 """
@@ -20,14 +20,17 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from embedlab.embedders.base import Embedder
-from embedlab.errors import InputError
+from embedlab.errors import InputError, InputTooLongError
 from embedlab.server.errors import ApiError
 from embedlab.text.tokenize import word_tokens
+
+if TYPE_CHECKING:
+    from embedlab.embedders.transformer import Encoded, TransformerEmbedder
 
 log = logging.getLogger("embedlab.server")
 
@@ -38,7 +41,7 @@ class Prepared:
 
     texts: list[str]
     lengths: list[int]
-    encoded: dict[str, list[list[int]]] | None = None
+    encoded: Encoded | None = None  # transformer models only
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -48,9 +51,7 @@ class Prepared:
         return int(sum(self.lengths))
 
     def slice(self, start: int, stop: int) -> Prepared:
-        encoded = None
-        if self.encoded is not None:
-            encoded = {name: rows[start:stop] for name, rows in self.encoded.items()}
+        encoded = self.encoded.slice(start, stop) if self.encoded is not None else None
         return Prepared(self.texts[start:stop], self.lengths[start:stop], encoded)
 
 
@@ -113,53 +114,40 @@ class GenericBackend(Backend):
 
 
 class TransformerBackend(Backend):
-    """The library's tokenisation up front; its padded runtime call on the merged batch.
+    """The embedder's ``prepare`` up front; its ``run`` and ``finish`` on the merged batch.
 
-    Uses the transformer embedder's own stages (``_tokenize``, ``_pad``, the runtime from
-    ``_backend`` and ``_finish``), so torch and the ONNX runtimes are served alike; the result is
-    checked against ``embed`` at load (:func:`_transformer_fast_path_works`).
+    These are the stages ``embed`` itself runs, so torch and the ONNX runtimes are served alike;
+    the result is still checked against ``embed`` at load (:func:`_transformer_fast_path_works`).
     """
 
     name = "transformer"
     prepare_uses_tokenizer = True
     compute_uses_tokenizer = False
 
+    @property
+    def model(self) -> TransformerEmbedder:
+        return cast("TransformerEmbedder", self.embedder)
+
     def prepare(self, texts: list[str], limit: int | None, truncate: bool) -> Prepared:
-        emb: Any = self.embedder
-        limit = limit or emb.max_length
-        encoded = emb._tokenize(texts, truncate=False, truncation=True, max_length=limit)
-        lengths = [len(ids) for ids in encoded["input_ids"]]
-        if not truncate:
-            at_limit = [i for i, n in enumerate(lengths) if n >= limit]
-            if at_limit:  # only these can have been cut: count their full length
-                full = emb._tokenize([texts[i] for i in at_limit], truncate=False, verbose=False)
-                for i, ids in zip(at_limit, full["input_ids"], strict=True):
-                    if len(ids) > limit:
-                        raise too_long(i, len(ids), limit)
-        names = [name for name in emb._loaded().input_names if name in encoded]
-        return Prepared(list(texts), lengths, {name: list(encoded[name]) for name in names})
+        try:
+            encoded = self.model.prepare(texts, max_tokens=limit, truncate=truncate)
+        except InputTooLongError as exc:
+            raise too_long(exc.index, exc.tokens, exc.limit) from None
+        return Prepared(list(texts), encoded.lengths, encoded)
 
     def compute(self, items: list[Prepared]) -> list[np.ndarray]:
-        from embedlab.embedders import transformer
+        from embedlab.embedders.transformer import Encoded
 
-        emb: Any = self.embedder
-        names = list(items[0].encoded or {})
-        merged = {
-            name: [row for item in items for row in (item.encoded or {})[name]] for name in names
-        }
-        lengths = np.array([n for item in items for n in item.lengths])
-        budget = emb.params.get("token_budget") or transformer.DEFAULT_TOKEN_BUDGET
-        runner = emb._backend()
-        out = np.empty((len(lengths), emb.hidden_size), dtype=np.float32)
-        for rows in transformer.batches_by_budget(lengths, self.compute_batch_size, budget):
-            out[rows] = runner(emb._pad(merged, rows))
-        return _split(emb._finish(out), items)
+        merged = Encoded.concat([cast("Encoded", item.encoded) for item in items])
+        vectors = self.model.run(merged, batch_size=self.compute_batch_size)
+        return _split(self.model.finish(vectors), items)
 
     @staticmethod
     def suits(embedder: Embedder) -> bool:
         """Sliding windows turn one text into several model inputs: those use ``embed``."""
-        needed = ("_tokenize", "_pad", "_backend", "_finish", "hidden_size", "max_length")
-        return all(hasattr(embedder, name) for name in needed) and not embedder.params.get(
+        from embedlab.embedders.transformer import TransformerEmbedder
+
+        return isinstance(embedder, TransformerEmbedder) and not embedder.params.get(
             "sliding_window"
         )
 
@@ -200,9 +188,7 @@ class ServedModel:
     @property
     def tokenizer(self) -> Any | None:
         """The model's subword tokenizer, if it has one (for token-id input)."""
-        loaded = getattr(self.embedder, "_loaded", None)
-        state = loaded() if callable(loaded) else None
-        tokenizer = getattr(state, "tokenizer", None)
+        tokenizer = getattr(self.embedder, "tokenizer", None)
         return tokenizer if hasattr(tokenizer, "decode") else None
 
     def decode(self, batches: list[list[int]]) -> list[str]:
