@@ -21,11 +21,10 @@ Runtime = Annotated[
 
 
 def load_model(model: str, runtime: str | None) -> Any:
-    """``embedlab.load(model)``, moved onto ``runtime`` when one is given."""
+    """``embedlab.load(model)``, on ``runtime`` when one is given (saved folders too)."""
     import embedlab
-    from embedlab.embedders.transformer import with_runtime
 
-    return with_runtime(embedlab.load(model), runtime)
+    return embedlab.load(model) if runtime is None else embedlab.load(model, runtime=runtime)
 
 
 def embed_command(

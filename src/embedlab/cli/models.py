@@ -1,13 +1,18 @@
-"""`embedlab models`: the pretrained models usable offline, and `models prepare`."""
+"""`embedlab models`: the pretrained models usable offline; `prepare`, `cache` and `prune`."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from embedlab.models.catalogue import CacheEntry
 
 app = typer.Typer(help="Pretrained models available offline.", invoke_without_command=True)
 
@@ -91,3 +96,111 @@ def prepare_command(
 
     for name, path in prepare(names or None):
         typer.echo(f"{name}: ready at {path}")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def _entry_row(entry: CacheEntry) -> dict:
+    return {
+        "kind": entry.kind,
+        "name": entry.name,
+        "path": str(entry.path),
+        "bytes": entry.bytes,
+        "last_used": datetime.fromtimestamp(entry.last_used).isoformat(timespec="seconds"),
+        "status": entry.status,
+        "stale": entry.stale,
+    }
+
+
+def _entries_table(
+    title: str, entries: list[CacheEntry], why: Callable[[CacheEntry], str] | None = None
+) -> Table:
+    table = Table(title=title)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("name", overflow="fold", ratio=3)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("last used", no_wrap=True)
+    table.add_column("why" if why else "status", ratio=2)
+    for entry in entries:
+        status = f"[yellow]stale: {entry.status}[/]" if entry.stale else entry.status
+        used = datetime.fromtimestamp(entry.last_used).strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            entry.kind, entry.name, _megabytes(entry.bytes), used, why(entry) if why else status
+        )
+    return table
+
+
+@app.command("cache")
+def cache_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List what the cache holds (prepared models, ONNX exports, data), with sizes."""
+    from embedlab.models.catalogue import cache_entries, cache_home
+
+    entries = cache_entries()
+    if as_json:
+        typer.echo(json.dumps([_entry_row(e) for e in entries], indent=2))
+        return
+    console = Console()
+    if not entries:
+        console.print(f"The cache at {cache_home()} is empty.")
+        return
+    console.print(_entries_table(f"embedlab cache: {cache_home()}", entries))
+    stale = [e for e in entries if e.stale]
+    total = sum(e.bytes for e in entries)
+    line = f"{len(entries)} entries, {_megabytes(total)} in all"
+    if stale:
+        freed = _megabytes(sum(e.bytes for e in stale))
+        line += f"; `embedlab models prune` frees {freed} of stale entries"
+    console.print(line, highlight=False)
+
+
+@app.command("prune")
+def prune_command(
+    all_exports: Annotated[
+        bool, typer.Option("--all", help="Remove every ONNX export (remade on first use).")
+    ] = False,
+    unused_days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Also remove ONNX exports not loaded for this many days."),
+    ] = None,
+    models: Annotated[
+        bool,
+        typer.Option(
+            "--models", help="Also remove prepared models (mpnet, static-minilm); made again."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would go; remove nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what went as JSON.")] = False,
+) -> None:
+    """Remove stale ONNX exports: those the current export recipe, library versions or source
+    weights would not use, and leftovers of interrupted writes. Prepared models stay unless
+    --models; datasets and server collections are never touched."""
+    from embedlab.models.catalogue import prune_cache
+
+    removed = prune_cache(
+        all_exports=all_exports, unused_days=unused_days, models=models, dry_run=dry_run
+    )
+    if as_json:
+        typer.echo(json.dumps({"dry_run": dry_run, "removed": [_entry_row(e) for e in removed]}))
+        return
+    console = Console()
+    if not removed:
+        console.print("Nothing to prune: every cached export is current.")
+        return
+
+    def why(entry: CacheEntry) -> str:
+        if entry.stale:
+            return entry.status
+        if entry.kind == "model":
+            return "--models"
+        return "--all" if all_exports else f"not loaded for {unused_days:g} days"
+
+    verb = "would remove" if dry_run else "removed"
+    console.print(_entries_table(f"{verb} from the cache", removed, why))
+    freed = _megabytes(sum(e.bytes for e in removed))
+    console.print(f"{verb} {len(removed)} entries, {freed}", highlight=False)

@@ -7,7 +7,6 @@ MODEL is anything with word vectors: a catalogue name (``glove-50d``), a folder 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,19 +17,6 @@ from embedlab.errors import InputError
 
 if TYPE_CHECKING:
     from embedlab.embedders.word_vectors import WordVectorEmbedder
-
-WORD_FILE_SUFFIXES = {
-    ".bin",
-    ".txt",
-    ".vec",
-    ".gz",
-    ".bz2",
-    ".model",
-    ".kv",
-    ".pkl",
-    ".pickle",
-    ".d2v",
-}
 
 ModelArg = Annotated[
     str,
@@ -45,12 +31,9 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def load_word_model(spec: str) -> WordVectorEmbedder:
     """A word model from a name, a saved folder or a word-vector file; refuses other models."""
     import embedlab
-    from embedlab.embedders.word_vectors import WordVectorEmbedder, WordVectors
+    from embedlab.embedders.word_vectors import WordVectors
 
-    path = Path(spec).expanduser()
-    if path.is_file() or (not path.exists() and path.suffix.lower() in WORD_FILE_SUFFIXES):
-        return WordVectorEmbedder.from_file(path)
-    model = embedlab.load(spec)
+    model = embedlab.load(spec)  # word-vector files too
     if not isinstance(getattr(model, "vectors", None), WordVectors):
         raise InputError(
             f"{spec} ({model.method}) has no word vocabulary to search",

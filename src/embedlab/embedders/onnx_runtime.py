@@ -8,7 +8,9 @@ the matrix products several times cheaper again at a small, measured cost in acc
   L2 normalisation) run inside it, so no hidden states cross back into Python.
 - Exports are cached under ``cache_home()/onnx/`` in a folder named by a hash of the source
   weights and every option that changes the graph; they are written to a temporary folder and
-  renamed into place, so an interrupted or concurrent export never leaves a broken one.
+  renamed into place, so an interrupted or concurrent export never leaves a broken one. Each
+  use touches the folder's time, and :func:`list_exports` says which exports the current recipe
+  would no longer make (stale), so ``embedlab models prune`` can remove them.
 - int8 weights are per output channel and use 7 of their 8 bits (``reduce_range``). Why: on
   AVX2 CPUs without VNNI (like these machines) onnxruntime multiplies uint8 activations by
   int8 weights in pairs summed into int16, which saturates with full-range weights. Measured:
@@ -24,6 +26,7 @@ the matrix products several times cheaper again at a small, measured cost in acc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -149,6 +152,7 @@ def exported_model(spec: ExportSpec, load_torch: Callable[[], Any]) -> Path:
     target = cache_dir() / spec.key()
     model_file = target / "model.onnx"
     if model_file.is_file() and (target / "export.json").is_file():
+        _mark_used(target)
         return model_file
     if spec.quantize:
         source = exported_model(spec.fp32(), load_torch)
@@ -166,10 +170,12 @@ def _write_atomically(
         started = time.perf_counter()
         details = write(tmp)
         info = {
+            "export_version": EXPORT_VERSION,
             "source": str(spec.hf_folder.resolve()),
             "pooling": spec.pooling,
             "normalize": spec.normalize,
             "quantized": spec.quantize,
+            "keep_fp32": list(spec.keep_fp32),
             "inputs": list(spec.input_names),
             "output": OUTPUT_NAME,
             "opset": OPSET,
@@ -192,6 +198,95 @@ def _write_atomically(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target / "model.onnx"
+
+
+def _mark_used(folder: Path) -> None:
+    """Stamp an export as used now (its folder's mtime), for ``embedlab models prune``."""
+    with contextlib.suppress(OSError):  # a read-only cache works; it cannot say what is unused
+        os.utime(folder)
+
+
+@dataclass(frozen=True)
+class CachedExport:
+    """One folder of the export cache, and whether the current recipe would still use it."""
+
+    path: Path
+    bytes: int
+    last_used: float  # the folder's mtime: written, or last loaded
+    quantized: bool | None
+    source: str | None
+    problem: str | None  # why it is stale; None when current
+
+    @property
+    def stale(self) -> bool:
+        return self.problem is not None
+
+
+def list_exports() -> list[CachedExport]:
+    """Every folder in the export cache, stale ones (with the reason) included."""
+    root = cache_dir()
+    if not root.is_dir():
+        return []
+    out = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        info = _read_info(folder)
+        out.append(
+            CachedExport(
+                path=folder,
+                bytes=sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()),
+                last_used=folder.stat().st_mtime,
+                quantized=info.get("quantized") if info else None,
+                source=info.get("source") if info else None,
+                problem=export_problem(folder, info),
+            )
+        )
+    return out
+
+
+def _read_info(folder: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def export_problem(folder: Path, info: dict[str, Any] | None = None) -> str | None:
+    """Why the current recipe would not use this export (None: it would).
+
+    The folder name is the hash of everything that made the graph, so an export is current
+    exactly when recomputing that hash from its ``export.json`` gives its name back: another
+    export recipe, torch or onnxruntime version, or changed source weights all change it.
+    """
+    if folder.name.startswith("."):
+        return "unfinished export"
+    info = info if info is not None else _read_info(folder)
+    if info is None or not (folder / "model.onnx").is_file():
+        return "incomplete (no export.json or model.onnx)"
+    source = Path(str(info.get("source", "")))
+    if not info.get("source") or not source.is_dir():
+        return "source model gone"
+    try:
+        names = tuple(info["inputs"])
+        candidates = [tuple(info["keep_fp32"])] if "keep_fp32" in info else _legacy_keeps(info)
+        keys = {
+            ExportSpec(
+                source, "", names, info["pooling"], info["normalize"], info["quantized"], keep
+            ).key()
+            for keep in candidates
+        }
+    except (KeyError, TypeError, OSError):
+        return "export.json does not identify it"
+    if folder.name not in keys:
+        return "older recipe, library version or weights"
+    return None
+
+
+def _legacy_keeps(info: dict[str, Any]) -> list[tuple[str, ...]]:
+    """keep_fp32 settings an export written before export.json recorded them may have used."""
+    if not info.get("quantized"):
+        return [()]
+    return [(), *DEFAULT_KEEP_FP32.values()]
 
 
 class _PooledGraph:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 FORMATS = ("word2vec", "word2vec-binary", "glove")
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 _PICKLE_SUFFIXES = {".model", ".pkl", ".pickle", ".kv", ".d2v"}
+# Names that mean "a word-vector file" to embedlab.load(); the pickle ones only to be refused
+# with the conversion hint instead of "unknown model".
+WORD_FILE_SUFFIXES = {".bin", ".txt", ".vec", ".gz", ".bz2", *_PICKLE_SUFFIXES}
 _FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 _CHUNK_LINES = 8192
 

