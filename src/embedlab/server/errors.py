@@ -23,6 +23,7 @@ _TYPES = {
     401: "invalid_request_error",
     429: "rate_limit_error",
     500: "server_error",
+    502: "server_error",
     503: "server_error",
     504: "server_error",
 }
@@ -80,6 +81,9 @@ def from_library_error(exc: lib_errors.EmbedlabError, param: str | None = None) 
         | store_errors.CorruptCollectionError,
     ):
         return ApiError(503, str(exc), code="collection_unavailable", headers={"Retry-After": "5"})
+    upstream = _upstream_error(exc)
+    if upstream is not None:
+        return upstream
     if isinstance(exc, lib_errors.UnknownModelError):
         return ApiError(404, str(exc), code="model_not_found", param=param or "model")
     if isinstance(exc, lib_errors.ModelNotInstalledError | lib_errors.ModelFormatError):
@@ -90,6 +94,25 @@ def from_library_error(exc: lib_errors.EmbedlabError, param: str | None = None) 
         lib_errors.OutputError: "output_error",
     }.get(type(exc), "invalid_request")
     return ApiError(400, str(exc), code=code, param=param)
+
+
+def _upstream_error(exc: lib_errors.EmbedlabError) -> ApiError | None:
+    """A served remote model's upstream failure is a gateway's problem, not the caller's.
+
+    The caller's own input was checked here first, so only an upstream 400/413/422 stays a 400;
+    an upstream that is busy is 503 with Retry-After, anything else (auth, an unknown model,
+    no answer) is 502.
+    """
+    import sys
+
+    remote = sys.modules.get("embedlab.embedders.remote")  # loaded only if a remote is served
+    if remote is None or not isinstance(exc, remote.RemoteError):
+        return None
+    if isinstance(exc, remote.RemoteInputError):
+        return ApiError(400, str(exc), code="upstream_refused_input")
+    if exc.status in (429, 503):
+        return ApiError(503, str(exc), code="upstream_busy", headers={"Retry-After": "5"})
+    return ApiError(502, str(exc), code="upstream_error")
 
 
 def _location(loc: tuple[Any, ...]) -> str:
