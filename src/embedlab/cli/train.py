@@ -6,6 +6,8 @@ with --field, or a folder of such files; it is read as a stream and never held i
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-# Options every method shares, declared once.
+# Options several methods share, declared once.
 Corpus = Annotated[
     Path,
     typer.Argument(
@@ -46,6 +48,8 @@ Negative = Annotated[int, typer.Option(min=0, help="Negative samples per word (0
 Hs = Annotated[bool, typer.Option("--hs/--no-hs", help="Hierarchical softmax.")]
 Sample = Annotated[float, typer.Option(min=0, help="Down-sampling threshold for frequent words.")]
 Alpha = Annotated[float, typer.Option(min=0, help="Initial learning rate.")]
+Window = Annotated[int, typer.Option(min=1, help="Context words on each side.")]
+Epochs = Annotated[int, typer.Option(min=1, help="Passes over the corpus.")]
 
 
 def _train(
@@ -80,59 +84,62 @@ def _train(
         console.print(f"try: embedlab neighbors {out} {sample}", highlight=False)
 
 
-@app.command("word2vec")
-def word2vec_command(
-    corpus: Corpus,
-    out: Out,
-    field: Field = None,
-    dim: Dim = 100,
-    architecture: Architecture = "cbow",
-    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 5,
-    min_count: MinCount = 5,
-    max_vocab: MaxVocab = None,
-    negative: Negative = 5,
-    hs: Hs = False,
-    sample: Sample = 1e-3,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 5,
-    alpha: Alpha = 0.025,
+def _leading_options(corpus: Corpus, out: Out, field: Field = None, dim: Dim = 100) -> None:
+    """The options every training command starts with."""
+
+
+def _trailing_options(
     workers: Workers = 2,
     seed: Seed = 1,
     lowercase: Lowercase = True,
     export: Export = None,
     progress: Progress = True,
 ) -> None:
-    """word2vec, CBOW or skip-gram, with negative sampling or hierarchical softmax (gensim)."""
-    _train(
-        "word2vec",
-        corpus,
-        out,
-        field,
-        export,
-        progress,
-        dim=dim,
-        architecture=architecture,
-        window=window,
-        min_count=min_count,
-        max_vocab=max_vocab,
-        negative=negative,
-        hs=hs,
-        sample=sample,
-        epochs=epochs,
-        alpha=alpha,
-        workers=workers,
-        seed=seed,
-        lowercase=lowercase,
-    )
+    """The options every training command ends with."""
 
 
-@app.command("fasttext")
-def fasttext_command(
-    corpus: Corpus,
-    out: Out,
-    field: Field = None,
-    dim: Dim = 100,
+def _training_command(method: str) -> Callable[[Callable[..., None]], Callable[..., Any]]:
+    """Register ``embedlab train METHOD``: the decorated function states only the method's own
+    options (its docstring is the help); the shared ones go around them, so each shared flag,
+    default and help text is written once and every command lists them in the same places."""
+
+    def register(own: Callable[..., None]) -> Callable[..., Any]:
+        def command(**options: Any) -> None:
+            _train(method, **options)
+
+        command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [
+                *inspect.signature(_leading_options, eval_str=True).parameters.values(),
+                *inspect.signature(own, eval_str=True).parameters.values(),
+                *inspect.signature(_trailing_options, eval_str=True).parameters.values(),
+            ]
+        )
+        command.__name__ = command.__qualname__ = own.__name__
+        command.__doc__ = own.__doc__
+        return app.command(method)(command)
+
+    return register
+
+
+@_training_command("word2vec")
+def word2vec_command(
     architecture: Architecture = "cbow",
-    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 5,
+    window: Window = 5,
+    min_count: MinCount = 5,
+    max_vocab: MaxVocab = None,
+    negative: Negative = 5,
+    hs: Hs = False,
+    sample: Sample = 1e-3,
+    epochs: Epochs = 5,
+    alpha: Alpha = 0.025,
+) -> None:
+    """word2vec, CBOW or skip-gram, with negative sampling or hierarchical softmax (gensim)."""
+
+
+@_training_command("fasttext")
+def fasttext_command(
+    architecture: Architecture = "cbow",
+    window: Window = 5,
     min_count: MinCount = 5,
     max_vocab: MaxVocab = None,
     min_n: Annotated[int, typer.Option(min=1, help="Shortest character n-gram.")] = 3,
@@ -141,55 +148,22 @@ def fasttext_command(
     negative: Negative = 5,
     hs: Hs = False,
     sample: Sample = 1e-3,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 5,
+    epochs: Epochs = 5,
     alpha: Alpha = 0.025,
-    workers: Workers = 2,
-    seed: Seed = 1,
-    lowercase: Lowercase = True,
-    export: Export = None,
-    progress: Progress = True,
 ) -> None:
     """fastText: word2vec plus character n-grams, so unseen and misspelt words get vectors."""
-    _train(
-        "fasttext",
-        corpus,
-        out,
-        field,
-        export,
-        progress,
-        dim=dim,
-        architecture=architecture,
-        window=window,
-        min_count=min_count,
-        max_vocab=max_vocab,
-        min_n=min_n,
-        max_n=max_n,
-        bucket=bucket,
-        negative=negative,
-        hs=hs,
-        sample=sample,
-        epochs=epochs,
-        alpha=alpha,
-        workers=workers,
-        seed=seed,
-        lowercase=lowercase,
-    )
 
 
-@app.command("doc2vec")
+@_training_command("doc2vec")
 def doc2vec_command(
-    corpus: Corpus,
-    out: Out,
-    field: Field = None,
-    dim: Dim = 100,
     mode: Annotated[str, typer.Option(help="pv-dm or pv-dbow.")] = "pv-dm",
-    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 5,
+    window: Window = 5,
     min_count: MinCount = 5,
     max_vocab: MaxVocab = None,
     negative: Negative = 5,
     hs: Hs = False,
     sample: Sample = 1e-3,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 10,
+    epochs: Epochs = 10,
     infer_epochs: Annotated[
         int | None, typer.Option(min=1, help="Inference epochs for new texts (default: epochs).")
     ] = None,
@@ -197,45 +171,13 @@ def doc2vec_command(
         bool, typer.Option(help="PV-DBOW: also train word vectors (skip-gram).")
     ] = False,
     alpha: Alpha = 0.025,
-    workers: Workers = 2,
-    seed: Seed = 1,
-    lowercase: Lowercase = True,
-    export: Export = None,
-    progress: Progress = True,
 ) -> None:
     """Doc2Vec paragraph vectors (PV-DM or PV-DBOW); each text of the corpus is a document."""
-    _train(
-        "doc2vec",
-        corpus,
-        out,
-        field,
-        export,
-        progress,
-        dim=dim,
-        mode=mode,
-        window=window,
-        min_count=min_count,
-        max_vocab=max_vocab,
-        negative=negative,
-        hs=hs,
-        sample=sample,
-        epochs=epochs,
-        infer_epochs=infer_epochs,
-        dbow_words=dbow_words,
-        alpha=alpha,
-        workers=workers,
-        seed=seed,
-        lowercase=lowercase,
-    )
 
 
-@app.command("glove")
+@_training_command("glove")
 def glove_command(
-    corpus: Corpus,
-    out: Out,
-    field: Field = None,
-    dim: Dim = 100,
-    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 10,
+    window: Window = 10,
     min_count: MinCount = 5,
     max_vocab: MaxVocab = None,
     x_max: Annotated[
@@ -247,30 +189,5 @@ def glove_command(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Co-occurrence entries per vectorised step.")
     ] = 16_384,
-    workers: Workers = 2,
-    seed: Seed = 1,
-    lowercase: Lowercase = True,
-    export: Export = None,
-    progress: Progress = True,
 ) -> None:
     """GloVe, trained here: co-occurrence counts, then weighted least squares with AdaGrad."""
-    _train(
-        "glove",
-        corpus,
-        out,
-        field,
-        export,
-        progress,
-        dim=dim,
-        window=window,
-        min_count=min_count,
-        max_vocab=max_vocab,
-        x_max=x_max,
-        alpha=alpha,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        batch_size=batch_size,
-        workers=workers,
-        seed=seed,
-        lowercase=lowercase,
-    )

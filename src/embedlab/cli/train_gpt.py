@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from embedlab.cli.train import Field, Seed
 from embedlab.errors import InputError
 
 
@@ -16,9 +17,7 @@ def train_gpt_command(
         Path, typer.Argument(help="Training text: .txt (a document a line), .jsonl/.csv/.parquet.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model.")],
-    field: Annotated[
-        str | None, typer.Option(help="Text field of .jsonl/.csv/.parquet input.")
-    ] = None,
+    field: Field = None,
     layers: Annotated[int, typer.Option(min=1, help="Transformer layers.")] = 4,
     dim: Annotated[int, typer.Option(min=8, help="Hidden size (a multiple of --heads).")] = 128,
     heads: Annotated[int, typer.Option(min=1, help="Attention heads.")] = 4,
@@ -35,7 +34,7 @@ def train_gpt_command(
     threads: Annotated[
         int | None, typer.Option(min=1, help="torch threads (default: $EMBEDLAB_THREADS or 1).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:

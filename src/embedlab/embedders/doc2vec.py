@@ -10,7 +10,6 @@ gensim's C loop and gives bit-identical vectors before and after a save.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,9 @@ from embedlab.embedders.base import (
     load_array,
     save_array,
 )
-from embedlab.embedders.gensim_models import epoch_callback, training_summary
-from embedlab.embedders.word_corpus import (
-    CorpusSource,
-    TokenCorpus,
-    check_positive,
-    no_words_error,
-    read_corpus,
-)
-from embedlab.embedders.word_vectors import WordVectorEmbedder, WordVectors, read_saved_vectors
+from embedlab.embedders.gensim_models import GensimModel
+from embedlab.embedders.word_corpus import TokenCorpus, check_positive
+from embedlab.embedders.word_vectors import WordVectors
 from embedlab.errors import InputError, ModelFormatError
 
 MODES = {"pv-dm": 1, "dm": 1, "pv-dbow": 0, "dbow": 0}
@@ -50,7 +43,7 @@ class _Tagged:
             yield TaggedDocument(piece, [position])
 
 
-class Doc2VecEmbedder(WordVectorEmbedder):
+class Doc2VecEmbedder(GensimModel):
     """Paragraph vectors: ``embed`` infers a vector for each text; ``doc_vectors`` are the
     training texts' own vectors (row i = the i-th non-empty text of the corpus).
 
@@ -60,7 +53,6 @@ class Doc2VecEmbedder(WordVectorEmbedder):
     """
 
     method = "doc2vec"
-    trainable = True
 
     def __init__(
         self,
@@ -83,116 +75,61 @@ class Doc2VecEmbedder(WordVectorEmbedder):
         seed: int = 1,
         lowercase: bool = True,
     ) -> None:
-        super().__init__(lowercase=lowercase)
         mode = mode.lower()
         if mode not in MODES:
             raise InputError(f"unknown Doc2Vec mode {mode!r}", "use 'pv-dm' or 'pv-dbow'")
-        for name, value in (
-            ("dim", dim),
-            ("window", window),
-            ("min_count", min_count),
-            ("epochs", epochs),
-            ("workers", workers),
-        ):
-            check_positive(name, value)
-        check_positive("negative", negative, 0)
         if infer_epochs is not None:
             check_positive("infer_epochs", infer_epochs)
-        if not hs and negative == 0:
-            raise InputError(
-                "training needs negative sampling (negative > 0) or hierarchical softmax",
-                "set negative=5, or hs=True",
-            )
-        self.params.update(
-            dim=int(dim),
+        super().__init__(
+            dim=dim,
             mode="pv-dm" if MODES[mode] else "pv-dbow",
-            window=int(window),
-            min_count=int(min_count),
+            window=window,
+            min_count=min_count,
             max_vocab=max_vocab,
-            negative=int(negative),
-            hs=bool(hs),
-            sample=float(sample),
-            epochs=int(epochs),
+            negative=negative,
+            hs=hs,
+            sample=sample,
+            epochs=epochs,
             infer_epochs=infer_epochs,
-            alpha=float(alpha),
-            min_alpha=float(min_alpha),
+            alpha=alpha,
+            min_alpha=min_alpha,
             dm_mean=bool(dm_mean),
             dbow_words=bool(dbow_words),
-            workers=int(workers),
-            seed=int(seed),
+            workers=workers,
+            seed=seed,
+            lowercase=lowercase,
         )
         self.doc_vectors: np.ndarray | None = None
         self.syn1neg: np.ndarray | None = None
         self.syn1: np.ndarray | None = None
-        self.training: dict[str, Any] = {}
         self._gensim: Any = None
 
     def _gensim_params(self) -> dict[str, Any]:
         p = self.params
         return {
-            "vector_size": p["dim"],
+            **super()._gensim_params(),
             "dm": int(p["mode"] == "pv-dm"),
-            "window": p["window"],
-            "min_count": p["min_count"],
-            "max_final_vocab": p["max_vocab"],
-            "negative": p["negative"],
-            "hs": int(p["hs"]),
-            "sample": p["sample"],
-            "epochs": p["epochs"],
-            "alpha": p["alpha"],
-            "min_alpha": p["min_alpha"],
             "dm_mean": int(p["dm_mean"]),
             "dbow_words": int(p["dbow_words"]),
-            "workers": p["workers"],
-            "seed": p["seed"],
         }
 
     # -- training ----------------------------------------------------------------------------
-    def fit(
-        self,
-        X: CorpusSource,  # noqa: N803 (scikit-learn's name)
-        y: Any = None,
-        *,
-        field: str | None = None,
-        progress: bool = False,
-    ) -> Doc2VecEmbedder:
-        """Train on a corpus (a file, folder or iterable of texts); each text is one document."""
+    def _new_gensim_model(self) -> Any:
         from gensim.models.doc2vec import Doc2Vec
 
-        from embedlab.progress import progress_bar
+        return Doc2Vec(**self._gensim_params())
 
-        started = time.perf_counter()
-        tokens = read_corpus(X, field, self.params["lowercase"], progress)
-        try:
-            documents = _Tagged(tokens)
-            model = Doc2Vec(**self._gensim_params())
-            model.build_vocab(documents)
-            if len(model.wv) == 0:
-                raise no_words_error(tokens, self.params["min_count"])
-            train_started = time.perf_counter()
-            with progress_bar(
-                "training doc2vec (epochs)", self.params["epochs"], enabled=progress
-            ) as advance:
-                model.train(
-                    documents,
-                    total_examples=model.corpus_count,
-                    total_words=model.corpus_total_words,
-                    epochs=self.params["epochs"],
-                    callbacks=[epoch_callback(advance)],
-                )
-            train_seconds = time.perf_counter() - train_started
-        finally:
-            tokens.close()
-        words = list(model.wv.index_to_key)
-        counts = np.array([model.wv.get_vecattr(w, "count") for w in words], dtype=np.int64)
-        self.vectors = WordVectors(words, model.wv.vectors.copy(), counts)
+    def _documents(self, tokens: TokenCorpus) -> Any:
+        """Each text of the corpus is one document, tagged with its position."""
+        return _Tagged(tokens)
+
+    def _keep(self, model: Any, counts: np.ndarray) -> dict[str, Any]:
+        self.vectors = WordVectors(list(model.wv.index_to_key), model.wv.vectors.copy(), counts)
         self.doc_vectors = model.dv.vectors.copy()
         self.syn1neg = model.syn1neg.copy() if self.params["negative"] else None
         self.syn1 = model.syn1.copy() if self.params["hs"] else None
         self._gensim = model
-        self.training = training_summary(tokens, len(words), started, train_seconds)
-        self.training["documents"] = int(len(self.doc_vectors))
-        return self
+        return {"documents": int(len(self.doc_vectors))}
 
     @property
     def is_fitted(self) -> bool:
@@ -206,11 +143,9 @@ class Doc2VecEmbedder(WordVectorEmbedder):
         return self._gensim
 
     def _rebuild(self) -> Any:
-        from gensim.models.doc2vec import Doc2Vec
-
         kv = self._kv()
         assert kv.counts is not None and self.doc_vectors is not None
-        model = Doc2Vec(**self._gensim_params())
+        model = self._new_gensim_model()
         counts = {w: int(c) for w, c in zip(kv.words, kv.counts, strict=True)}
         model.build_vocab_from_freq(counts, corpus_count=len(self.doc_vectors))
         # gensim re-sorts by count and may order ties differently: restore the trained order,
@@ -306,11 +241,11 @@ class Doc2VecEmbedder(WordVectorEmbedder):
             state["syn1neg"] = save_array(folder, "syn1neg", self.syn1neg)
         if self.syn1 is not None:
             state["syn1"] = save_array(folder, "syn1", self.syn1)
-        state["training"] = self.training
         return state
 
     def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
-        kv = read_saved_vectors(folder, meta)
+        super()._load_state(folder, meta)
+        kv = self._kv()
         if kv.counts is None:
             raise ModelFormatError(f"{folder} has no word counts (counts.npy)", "re-save it")
         self.doc_vectors = load_array(folder, meta.get("doc_vectors", "doc_vectors.npy"))
@@ -324,6 +259,4 @@ class Doc2VecEmbedder(WordVectorEmbedder):
             setattr(self, name, array)
         if self.doc_vectors.ndim != 2 or self.doc_vectors.shape[1] != kv.dim:
             raise ModelFormatError(f"{folder}: doc_vectors.npy does not match", "re-save it")
-        self.vectors = kv
-        self.training = meta.get("training", {})
         self._gensim = None

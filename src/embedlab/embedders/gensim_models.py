@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from embedlab.embedders.base import load_array, save_array
-from embedlab.embedders.word_corpus import (
-    CorpusSource,
-    TokenCorpus,
-    check_positive,
-    no_words_error,
-    read_corpus,
-)
-from embedlab.embedders.word_vectors import DEFAULT_SIF_A, WordVectorEmbedder, read_saved_vectors
+from embedlab.embedders.word_corpus import TokenCorpus, check_positive, no_words_error
+from embedlab.embedders.word_training import TrainedWordModel
+from embedlab.embedders.word_vectors import DEFAULT_SIF_A
 from embedlab.errors import InputError, ModelFormatError
 
 ARCHITECTURES = {"cbow": 0, "skipgram": 1, "skip-gram": 1, "sg": 1}
@@ -38,11 +33,90 @@ def epoch_callback(advance: Any) -> Any:
     return _Epochs()
 
 
-class GensimWordModel(WordVectorEmbedder):
-    """Shared settings, checks and training loop of the gensim word models."""
+class GensimModel(TrainedWordModel):
+    """What word2vec, fastText and Doc2Vec share: the sampling settings and gensim's training
+    loop, which reads the cached tokens once for the vocabulary and once per epoch."""
 
-    trainable = True
-    _gensim_class: ClassVar[str] = ""
+    def __init__(
+        self,
+        *,
+        negative: int,
+        hs: bool,
+        sample: float,
+        alpha: float,
+        min_alpha: float,
+        **params: Any,
+    ) -> None:
+        check_positive("negative", negative, 0)
+        if not hs and negative == 0:
+            raise InputError(
+                "training needs negative sampling (negative > 0) or hierarchical softmax",
+                "set negative=5, or hs=True",
+            )
+        super().__init__(
+            negative=int(negative),
+            hs=bool(hs),
+            sample=float(sample),
+            alpha=float(alpha),
+            min_alpha=float(min_alpha),
+            **params,
+        )
+
+    def _gensim_params(self) -> dict[str, Any]:
+        p = self.params
+        return {
+            "vector_size": p["dim"],
+            "window": p["window"],
+            "min_count": p["min_count"],
+            "max_final_vocab": p["max_vocab"],
+            "negative": p["negative"],
+            "hs": int(p["hs"]),
+            "sample": p["sample"],
+            "epochs": p["epochs"],
+            "alpha": p["alpha"],
+            "min_alpha": p["min_alpha"],
+            "workers": p["workers"],
+            "seed": p["seed"],
+        }
+
+    def _new_gensim_model(self) -> Any:
+        raise NotImplementedError
+
+    def _documents(self, tokens: TokenCorpus) -> Any:
+        """What gensim trains on: the token lists themselves by default."""
+        return tokens
+
+    def _keep(self, model: Any, counts: np.ndarray) -> dict[str, Any]:
+        """Copy what queries need out of the trained gensim model; return summary additions."""
+        raise NotImplementedError
+
+    def _train(self, tokens: TokenCorpus, started: float, progress: bool) -> dict[str, Any]:
+        from embedlab.progress import progress_bar
+
+        documents = self._documents(tokens)
+        model = self._new_gensim_model()
+        model.build_vocab(documents)
+        if len(model.wv) == 0:
+            raise no_words_error(tokens, self.params["min_count"])
+        train_started = time.perf_counter()
+        with progress_bar(
+            f"training {self.method} (epochs)", self.params["epochs"], enabled=progress
+        ) as advance:
+            model.train(
+                documents,
+                total_examples=model.corpus_count,
+                total_words=model.corpus_total_words,
+                epochs=self.params["epochs"],
+                callbacks=[epoch_callback(advance)],
+            )
+        train_seconds = time.perf_counter() - train_started
+        words = model.wv.index_to_key
+        counts = np.array([model.wv.get_vecattr(w, "count") for w in words], dtype=np.int64)
+        return {"train_seconds": round(train_seconds, 3), **self._keep(model, counts)}
+
+
+class GensimWordModel(GensimModel):
+    """word2vec and fastText: CBOW or skip-gram, and pooled text vectors (mean or SIF)."""
 
     def __init__(
         self,
@@ -65,131 +139,32 @@ class GensimWordModel(WordVectorEmbedder):
         sif_a: float = DEFAULT_SIF_A,
         **extra: Any,
     ) -> None:
-        super().__init__(lowercase=lowercase, pooling=pooling, sif_a=sif_a)
         architecture = architecture.lower()
         if architecture not in ARCHITECTURES:
             raise InputError(f"unknown architecture {architecture!r}", "use 'cbow' or 'skipgram'")
-        for name, value in (
-            ("dim", dim),
-            ("window", window),
-            ("min_count", min_count),
-            ("epochs", epochs),
-            ("workers", workers),
-        ):
-            check_positive(name, value)
-        check_positive("negative", negative, 0)
         check_positive("sample", sample, 0)
-        if max_vocab is not None:
-            check_positive("max_vocab", max_vocab)
-        if not hs and negative == 0:
-            raise InputError(
-                "training needs negative sampling (negative > 0) or hierarchical softmax",
-                "set negative=5, or hs=True",
-            )
-        self.params.update(
-            dim=int(dim),
+        super().__init__(
+            dim=dim,
             architecture="skipgram" if ARCHITECTURES[architecture] else "cbow",
-            window=int(window),
-            min_count=int(min_count),
+            window=window,
+            min_count=min_count,
             max_vocab=max_vocab,
-            negative=int(negative),
-            hs=bool(hs),
-            sample=float(sample),
-            epochs=int(epochs),
-            alpha=float(alpha),
-            min_alpha=float(min_alpha),
-            workers=int(workers),
-            seed=int(seed),
+            negative=negative,
+            hs=hs,
+            sample=sample,
+            epochs=epochs,
+            alpha=alpha,
+            min_alpha=min_alpha,
+            workers=workers,
+            seed=seed,
+            lowercase=lowercase,
+            pooling=pooling,
+            sif_a=sif_a,
             **extra,
         )
-        self.training: dict[str, Any] = {}
 
     def _gensim_params(self) -> dict[str, Any]:
-        p = self.params
-        return {
-            "vector_size": p["dim"],
-            "sg": int(p["architecture"] == "skipgram"),
-            "window": p["window"],
-            "min_count": p["min_count"],
-            "max_final_vocab": p["max_vocab"],
-            "negative": p["negative"],
-            "hs": int(p["hs"]),
-            "sample": p["sample"],
-            "epochs": p["epochs"],
-            "alpha": p["alpha"],
-            "min_alpha": p["min_alpha"],
-            "workers": p["workers"],
-            "seed": p["seed"],
-        }
-
-    def _new_gensim_model(self) -> Any:
-        raise NotImplementedError
-
-    def _keep(self, model: Any, counts: np.ndarray) -> None:
-        """Copy what queries need out of the trained gensim model."""
-        raise NotImplementedError
-
-    def fit(
-        self,
-        X: CorpusSource,  # noqa: N803 (scikit-learn's name)
-        y: Any = None,
-        *,
-        field: str | None = None,
-        progress: bool = False,
-    ) -> GensimWordModel:
-        """Train on a corpus: a file, a folder of files, or any iterable of texts (streamed)."""
-        from embedlab.progress import progress_bar
-
-        started = time.perf_counter()
-        tokens = read_corpus(X, field, self.params["lowercase"], progress)
-        try:
-            model = self._new_gensim_model()
-            model.build_vocab(tokens)
-            if len(model.wv) == 0:
-                raise no_words_error(tokens, self.params["min_count"])
-            train_started = time.perf_counter()
-            with progress_bar(
-                f"training {self.method} (epochs)", self.params["epochs"], enabled=progress
-            ) as advance:
-                model.train(
-                    tokens,
-                    total_examples=model.corpus_count,
-                    total_words=model.corpus_total_words,
-                    epochs=self.params["epochs"],
-                    callbacks=[epoch_callback(advance)],
-                )
-            train_seconds = time.perf_counter() - train_started
-        finally:
-            tokens.close()
-        words = model.wv.index_to_key
-        counts = np.array([model.wv.get_vecattr(w, "count") for w in words], dtype=np.int64)
-        self._keep(model, counts)
-        self._sif = None
-        self.training = training_summary(tokens, len(words), started, train_seconds)
-        return self
-
-    def _save_state(self, folder: Path) -> dict[str, Any]:
-        return {**super()._save_state(folder), "training": self.training}
-
-    def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
-        super()._load_state(folder, meta)
-        self.training = meta.get("training", {})
-
-
-def training_summary(
-    tokens: TokenCorpus, vocab: int, started: float, train_seconds: float
-) -> dict[str, Any]:
-    """What a training run read and how fast (corpus tokens per second of the whole run, every
-    pass included, so methods compare end to end), kept in ``embedlab.json``."""
-    seconds = time.perf_counter() - started
-    return {
-        "texts": tokens.texts,
-        "tokens": tokens.tokens,
-        "vocabulary": vocab,
-        "seconds": round(seconds, 3),
-        "train_seconds": round(train_seconds, 3),
-        "words_per_second": round(tokens.tokens / max(seconds, 1e-9)),
-    }
+        return {**super()._gensim_params(), "sg": int(self.params["architecture"] == "skipgram")}
 
 
 class Word2VecEmbedder(GensimWordModel):
@@ -206,10 +181,11 @@ class Word2VecEmbedder(GensimWordModel):
 
         return Word2Vec(**self._gensim_params())
 
-    def _keep(self, model: Any, counts: np.ndarray) -> None:
+    def _keep(self, model: Any, counts: np.ndarray) -> dict[str, Any]:
         from embedlab.embedders.word_vectors import WordVectors
 
         self.vectors = WordVectors(list(model.wv.index_to_key), model.wv.vectors.copy(), counts)
+        return {}
 
 
 class FastTextEmbedder(GensimWordModel):
@@ -243,7 +219,7 @@ class FastTextEmbedder(GensimWordModel):
 
         return FastText(**self._gensim_params())
 
-    def _keep(self, model: Any, counts: np.ndarray) -> None:
+    def _keep(self, model: Any, counts: np.ndarray) -> dict[str, Any]:
         from embedlab.embedders.subword import SubwordVectors
 
         wv = model.wv
@@ -255,6 +231,7 @@ class FastTextEmbedder(GensimWordModel):
             wv.max_n,
             counts,
         )
+        return {}
 
     def _save_state(self, folder: Path) -> dict[str, Any]:
         kv = self._kv()
@@ -265,7 +242,8 @@ class FastTextEmbedder(GensimWordModel):
     def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
         from embedlab.embedders.subword import SubwordVectors
 
-        plain = read_saved_vectors(folder, meta)
+        super()._load_state(folder, meta)
+        plain = self._kv()
         ngrams = load_array(folder, meta.get("ngram_vectors", "ngram_vectors.npy"))
         if ngrams.ndim != 2 or ngrams.shape[1] != plain.dim:
             raise ModelFormatError(f"{folder}: ngram_vectors.npy does not match", "re-save it")
@@ -277,4 +255,3 @@ class FastTextEmbedder(GensimWordModel):
             self.params["max_n"],
             plain.counts,
         )
-        self.training = meta.get("training", {})

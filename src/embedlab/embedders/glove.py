@@ -23,22 +23,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from embedlab.embedders.word_corpus import (
-    CorpusSource,
-    TokenCorpus,
-    check_positive,
-    no_words_error,
-    read_corpus,
-)
-from embedlab.embedders.word_vectors import (
-    DEFAULT_SIF_A,
-    WordVectorEmbedder,
-    WordVectors,
-)
+from embedlab.embedders.word_corpus import TokenCorpus, check_positive, no_words_error
+from embedlab.embedders.word_training import TrainedWordModel
+from embedlab.embedders.word_vectors import DEFAULT_SIF_A, WordVectors
 from embedlab.errors import InputError
 
 CHUNK_TOKENS = 1_000_000  # tokens per counting chunk: ~window x this many pairs in memory
@@ -110,20 +101,27 @@ def _chunk_matrix(ids: np.ndarray, docs: np.ndarray, window: int, size: int) -> 
     """Forward pairs (earlier token, later token) of one chunk, weighted 1/distance, summed."""
     import scipy.sparse as sp
 
-    rows, cols, vals = [], [], []
-    for distance in range(1, min(window, len(ids) - 1) + 1):
-        same = docs[distance:] == docs[:-distance]
-        rows.append(ids[:-distance][same])
-        cols.append(ids[distance:][same])
-        vals.append(np.full(int(same.sum()), 1.0 / distance, dtype=np.float32))
-    matrix = sp.coo_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size)
-    ).tocsr()
+    # the pairs are written straight into arrays of their final size (int32 ids, as ``ids``):
+    # a list of pieces and then their concatenation would hold every pair twice at the peak
+    distances = range(1, min(window, len(ids) - 1) + 1)
+    same = [docs[distance:] == docs[:-distance] for distance in distances]
+    total = sum(int(mask.sum()) for mask in same)
+    rows = np.empty(total, dtype=ids.dtype)
+    cols = np.empty(total, dtype=ids.dtype)
+    vals = np.empty(total, dtype=np.float32)
+    start = 0
+    for distance, mask in zip(distances, same, strict=True):
+        stop = start + int(mask.sum())
+        np.compress(mask, ids[:-distance], out=rows[start:stop])
+        np.compress(mask, ids[distance:], out=cols[start:stop])
+        vals[start:stop] = np.float32(1.0 / distance)
+        start = stop
+    matrix = sp.coo_matrix((vals, (rows, cols)), shape=(size, size)).tocsr()
     matrix.sum_duplicates()
     return matrix
 
 
-class GloVeEmbedder(WordVectorEmbedder):
+class GloVeEmbedder(TrainedWordModel):
     """GloVe word vectors trained here (see the module docstring for the algorithm).
 
     Defaults follow the reference code's demo for corpora of millions of tokens (window 10,
@@ -132,7 +130,6 @@ class GloVeEmbedder(WordVectorEmbedder):
     """
 
     method = "glove"
-    trainable = True
 
     def __init__(
         self,
@@ -152,70 +149,53 @@ class GloVeEmbedder(WordVectorEmbedder):
         pooling: str = "mean",
         sif_a: float = DEFAULT_SIF_A,
     ) -> None:
-        super().__init__(lowercase=lowercase, pooling=pooling, sif_a=sif_a)
-        for name, value in (
-            ("dim", dim),
-            ("window", window),
-            ("min_count", min_count),
-            ("epochs", epochs),
-            ("batch_size", batch_size),
-            ("workers", workers),
-        ):
-            check_positive(name, value)
-        if max_vocab is not None:
-            check_positive("max_vocab", max_vocab)
+        check_positive("batch_size", batch_size)
         if not x_max > 0 or not alpha > 0 or not learning_rate > 0:
             raise InputError(
                 "x_max, alpha and learning_rate must be positive",
                 "use the defaults: x_max=10, alpha=0.75, learning_rate=0.05",
             )
-        self.params.update(
-            dim=int(dim),
-            window=int(window),
-            min_count=int(min_count),
+        super().__init__(
+            dim=dim,
+            window=window,
+            min_count=min_count,
             max_vocab=max_vocab,
             x_max=float(x_max),
             alpha=float(alpha),
-            epochs=int(epochs),
+            epochs=epochs,
             learning_rate=float(learning_rate),
             batch_size=int(batch_size),
-            workers=int(workers),
-            seed=int(seed),
+            workers=workers,
+            seed=seed,
+            lowercase=lowercase,
+            pooling=pooling,
+            sif_a=sif_a,
         )
         self.loss_history: list[float] = []
-        self.training: dict[str, Any] = {}
 
-    def fit(
-        self,
-        X: CorpusSource,  # noqa: N803 (scikit-learn's name)
-        y: Any = None,
-        *,
-        field: str | None = None,
-        progress: bool = False,
-    ) -> GloVeEmbedder:
-        """Count co-occurrences in a streamed corpus, then fit the vectors."""
+    def _train(self, tokens: TokenCorpus, started: float, progress: bool) -> dict[str, Any]:
+        """Count co-occurrences in the streamed corpus, then fit the vectors to them."""
         from embedlab.progress import progress_bar
 
         p = self.params
-        started = time.perf_counter()
-        tokens = read_corpus(X, field, p["lowercase"], progress)
-        try:
-            words, counts = build_vocabulary(tokens, p["min_count"], p["max_vocab"])
-            if not words:
-                raise no_words_error(tokens, p["min_count"])
-            index = {w: i for i, w in enumerate(words)}
-            with progress_bar("counting co-occurrences", tokens.texts, enabled=progress) as adv:
-                matrix = cooccurrence(tokens, index, p["window"], progress=adv)
-        finally:
-            tokens.close()
-        if matrix.nnz == 0:
+        words, counts = build_vocabulary(tokens, p["min_count"], p["max_vocab"])
+        if not words:
+            raise no_words_error(tokens, p["min_count"])
+        index = {w: i for i, w in enumerate(words)}
+        with progress_bar("counting co-occurrences", tokens.texts, enabled=progress) as adv:
+            matrix = cooccurrence(tokens, index, p["window"], progress=adv)
+        tokens.close()  # the co-occurrences are all that training reads: free the token cache
+        nonzero = int(matrix.nnz)
+        if nonzero == 0:
             raise InputError(
                 "no two vocabulary words ever occur within a window of each other",
                 "train on a larger corpus, or lower min_count",
             )
         count_seconds = time.perf_counter() - started
         train_started = time.perf_counter()
-        vectors, self.loss_history = train_glove(matrix, p, progress=progress)
+        entries = glove_entries(matrix, p)
+        del matrix  # the entries share its ids; its counts live on only as targets and weights
+        vectors, self.loss_history = train_glove(entries, p, progress=progress)
         train_seconds = time.perf_counter() - train_started
         if not np.isfinite(self.loss_history[-1]):
             raise InputError(
@@ -223,34 +203,49 @@ class GloVeEmbedder(WordVectorEmbedder):
                 "lower learning_rate (the default is 0.05)",
             )
         self.vectors = WordVectors(words, vectors, counts)
-        self._sif = None
-        self.training = {
-            "texts": tokens.texts,
-            "tokens": tokens.tokens,
-            "vocabulary": len(words),
-            "nonzero_cooccurrences": int(matrix.nnz),
+        return {
+            "nonzero_cooccurrences": nonzero,
             "count_seconds": round(count_seconds, 3),
             "train_seconds": round(train_seconds, 3),
-            "seconds": round(time.perf_counter() - started, 3),
-            "words_per_second": round(tokens.tokens / max(time.perf_counter() - started, 1e-9)),
-            # corpus tokens per second of the whole run, as for the gensim models
             "loss_history": list(self.loss_history),
         }
-        return self
-
-    def _save_state(self, folder: Path) -> dict[str, Any]:
-        return {**super()._save_state(folder), "training": self.training}
 
     def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
         super()._load_state(folder, meta)
-        self.training = meta.get("training", {})
         self.loss_history = list(self.training.get("loss_history", []))
 
 
+class GloveEntries(NamedTuple):
+    """The non-zero co-occurrences as training reads them (torch tensors, one row per entry)."""
+
+    rows: Any  # word ids, int32
+    cols: Any  # context word ids, int32
+    targets: Any  # log X
+    weights: Any  # f(X) = min(1, (X / x_max) ** alpha)
+    size: int  # vocabulary size
+
+
+def glove_entries(matrix: Any, params: dict[str, Any]) -> GloveEntries:
+    """Training's view of the co-occurrence ``matrix``: the entries are most of training's
+    memory, so the ids are int32 (word ids are below the vocabulary size) and the column ids
+    share the matrix's array; drop the matrix afterwards to free its counts."""
+    import torch
+
+    coo = matrix.tocoo()
+    values = torch.from_numpy(coo.data.astype(np.float32, copy=False))
+    return GloveEntries(
+        rows=torch.from_numpy(coo.row.astype(np.int32, copy=False)),
+        cols=torch.from_numpy(coo.col.astype(np.int32, copy=False)),
+        targets=values.log(),
+        weights=(values / params["x_max"]).pow_(params["alpha"]).clamp_(max=1.0),
+        size=matrix.shape[0],
+    )
+
+
 def train_glove(
-    matrix: Any, params: dict[str, Any], *, progress: bool = False
+    entries: GloveEntries, params: dict[str, Any], *, progress: bool = False
 ) -> tuple[np.ndarray, list[float]]:
-    """Fit GloVe on the non-zeros of ``matrix``; returns ``(word + context vectors, per-epoch
+    """Fit GloVe on the co-occurrence ``entries``; returns ``(word + context vectors, per-epoch
     mean loss)``. ``workers`` threads share the vectors lock-free (Hogwild, as GloVe's C code)."""
     import threading
 
@@ -258,21 +253,14 @@ def train_glove(
 
     from embedlab.progress import progress_bar
 
-    coo = matrix.tocoo()
-    size, dim = matrix.shape[0], params["dim"]
+    rows, cols, targets, weights = entries.rows, entries.cols, entries.targets, entries.weights
     threads = torch.get_num_threads()
     # one thread per torch op: each worker is its own Python thread (torch releases the GIL),
     # which scales without OpenMP barriers that stall on a busy machine
     torch.set_num_threads(1)
     try:
         generator = torch.Generator().manual_seed(params["seed"])
-        rows = torch.from_numpy(coo.row.astype(np.int64))
-        cols = torch.from_numpy(coo.col.astype(np.int64))
-        values = torch.from_numpy(coo.data.astype(np.float32))
-        targets = values.log()
-        weights = (values / params["x_max"]).pow(params["alpha"]).clamp_(max=1.0)
-        del values, coo
-        state = _GloveState(size, dim, generator)
+        state = _GloveState(entries.size, params["dim"], generator)
         n = len(rows)
         batch, rate = params["batch_size"], params["learning_rate"]
         workers = min(params["workers"], max(1, n // batch))
@@ -300,7 +288,9 @@ def train_glove(
 
             for _ in range(params["epochs"]):
                 losses[:] = [0.0] * workers
-                parts = torch.randperm(n, generator=generator).tensor_split(workers)
+                # int32 like the ids: the same permutation as int64 from the same generator
+                order = torch.randperm(n, generator=generator, dtype=torch.int32)
+                parts = order.tensor_split(workers)
                 pool = [threading.Thread(target=work, args=(k, p)) for k, p in enumerate(parts)]
                 for thread in pool[1:]:
                     thread.start()
@@ -310,6 +300,7 @@ def train_glove(
                 if failures:
                     raise failures[0]
                 history.append(sum(losses) / n)
+                del order, parts, pool  # not beside the next epoch's permutation
         return state.vectors(), history
     finally:
         torch.set_num_threads(threads)

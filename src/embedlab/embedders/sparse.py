@@ -73,8 +73,8 @@ def _check_fraction_or_count(name: str, value: Any) -> None:
 class _VocabularyEmbedder(Embedder):
     """Shared machinery: streamed vocabulary fit, sparse transform, token walkthrough, save/load.
 
-    Subclasses set ``method`` and override :meth:`_weight` (how raw counts become the vector) and
-    :meth:`_pooling` (how that is described in the token walkthrough).
+    Subclasses set ``method`` and may override :meth:`_weight` (how raw counts become the vector)
+    and :meth:`_pooling` (how that is described in the token walkthrough).
     """
 
     trainable: ClassVar[bool] = True
@@ -325,7 +325,11 @@ class _VocabularyEmbedder(Embedder):
         return None
 
     def _pooling(self) -> str:
-        raise NotImplementedError
+        """How the lookup rows add up to the vector, in words: the max of one-hots when counts
+        are binary (one-hot, binary count), else their sum; TF-IDF adds its weighting."""
+        if self._settings().binary:
+            return "max over the one-hot rows (binary presence of each term)"
+        return "sum of the one-hot rows (term counts)"
 
     def embed_tokens(self, text: str) -> TokenEmbeddings:
         """Terms of ``text`` as the analyzer makes them, their columns and one-hot lookup rows."""
@@ -460,9 +464,6 @@ class OneHotEmbedder(_VocabularyEmbedder):
             max_df=max_df,
         )
 
-    def _pooling(self) -> str:
-        return "max over the one-hot rows (binary presence of each term)"
-
 
 class CountEmbedder(_VocabularyEmbedder):
     __doc__ = (
@@ -493,11 +494,6 @@ class CountEmbedder(_VocabularyEmbedder):
             max_df=max_df,
             binary=binary,
         )
-
-    def _pooling(self) -> str:
-        if self._settings().binary:
-            return "max over the one-hot rows (binary presence of each term)"
-        return "sum of the one-hot rows (term counts)"
 
 
 class TfidfEmbedder(_VocabularyEmbedder):

@@ -179,16 +179,21 @@ def check_positive(name: str, value: float, minimum: float = 1) -> None:
         )
 
 
+@contextlib.contextmanager
 def read_corpus(
     corpus: CorpusSource, field: str | None, lowercase: bool, progress: bool
-) -> TokenCorpus:
-    """Tokenize the corpus once (cached on disk for the later passes), with a progress bar."""
+) -> Iterator[TokenCorpus]:
+    """Tokenize the corpus once (cached on disk for the later passes), with a progress bar;
+    the cache is deleted when the block ends, however it ends (its counts stay readable)."""
     from embedlab.progress import progress_bar
 
     tokens = TokenCorpus(corpus, field=field, lowercase=lowercase)
-    with progress_bar("reading corpus (texts)", None, enabled=progress) as advance:
-        tokens.scan(advance)
-    return tokens
+    try:
+        with progress_bar("reading corpus (texts)", None, enabled=progress) as advance:
+            tokens.scan(advance)
+        yield tokens
+    finally:
+        tokens.close()
 
 
 def no_words_error(tokens: TokenCorpus, min_count: int) -> InputError:

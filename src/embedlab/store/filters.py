@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,6 +197,22 @@ def _same(a: Any, b: Scalar) -> bool:
     return _kind(a) == _kind(b) and a == b
 
 
+# -- SQL ---------------------------------------------------------------------------------------
+def _sql(node: Node, test: Callable[[Cond], str]) -> str:
+    """Compile ``node`` to SQL text: and/or/not and the negations $ne/$nin read the same in
+    every dialect, so only ``test`` (one positive condition, appending its parameters in text
+    order) is the backend's own."""
+    if isinstance(node, Logic):
+        inner = [_sql(n, test) for n in node.items]
+        if node.op == "not":
+            return f"(NOT {inner[0]})"
+        return "(" + f" {node.op.upper()} ".join(inner) + ")"
+    if node.op in ("ne", "nin"):
+        positive = Cond(node.path, "eq" if node.op == "ne" else "in", node.value)
+        return f"(NOT {test(positive)})"
+    return test(node)
+
+
 # -- SQLite ------------------------------------------------------------------------------------
 def _sqlite_path(path: tuple[str, ...]) -> str:
     return "$" + "".join(f'."{s}"' for s in path)
@@ -213,23 +230,15 @@ def to_sqlite(node: Node | None, column: str = "metadata") -> tuple[str, list[An
     if node is None:
         return "1", []
     params: list[Any] = []
-    sql = _sqlite(node, column, params)
+    sql = _sql(node, lambda cond: _sqlite_test(cond, column, params))
     return sql, params
 
 
-def _sqlite(node: Node, col: str, params: list[Any]) -> str:
-    if isinstance(node, Logic):
-        inner = [_sqlite(n, col, params) for n in node.items]
-        if node.op == "not":
-            return f"(NOT {inner[0]})"
-        return "(" + f" {node.op.upper()} ".join(inner) + ")"
+def _sqlite_test(node: Cond, col: str, params: list[Any]) -> str:
     path = _sqlite_path(node.path)
     if node.op == "exists":
         params.append(path)
         return f"(json_type({col}, ?) IS {'NOT ' if node.value else ''}NULL)"
-    if node.op in ("ne", "nin"):
-        positive = Cond(node.path, "eq" if node.op == "ne" else "in", node.value)
-        return f"(NOT {_sqlite(positive, col, params)})"
     values = node.value if node.op == "in" else (node.value,)
     ops = {"eq": "=", "in": "=", **{k[1:]: v for k, v in _COMPARE.items()}}
     terms = []
@@ -260,24 +269,16 @@ def to_postgres(node: Node | None, column: str = "metadata") -> tuple[str, list[
     if node is None:
         return "TRUE", []
     params: list[Any] = []
-    return _pg(node, column, params), params
+    return _sql(node, lambda cond: _pg_test(cond, column, params)), params
 
 
-def _pg(node: Node, col: str, params: list[Any]) -> str:
+def _pg_test(node: Cond, col: str, params: list[Any]) -> str:
     from psycopg.types.json import Jsonb
 
-    if isinstance(node, Logic):
-        inner = [_pg(n, col, params) for n in node.items]
-        if node.op == "not":
-            return f"(NOT {inner[0]})"
-        return "(" + f" {node.op.upper()} ".join(inner) + ")"
     path = list(node.path)
     if node.op == "exists":
         params.append(path)
         return f"(({col} #> %s::text[]) IS {'NOT ' if node.value else ''}NULL)"
-    if node.op in ("ne", "nin"):
-        positive = Cond(node.path, "eq" if node.op == "ne" else "in", node.value)
-        return f"(NOT {_pg(positive, col, params)})"
     if node.op == "eq":
         params.extend([path, Jsonb(node.value)])
         return f"COALESCE(({col} #> %s::text[]) = %s::jsonb, FALSE)"

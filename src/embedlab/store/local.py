@@ -285,6 +285,27 @@ class LocalBackend(Backend):
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """What every change starts with: this object's mutex and the folder's write lock,
+        caught up with other writers' commits and repaired after any crash."""
+        with self._mutex, self._write_lock():
+            self._sync()
+            self._recover()
+            yield
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     def _state(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT key, value FROM state").fetchall())
 
@@ -397,9 +418,7 @@ class LocalBackend(Backend):
         *,
         upsert: bool,
     ) -> None:
-        with self._mutex, self._write_lock():
-            self._sync()
-            self._recover()
+        with self._writing():
             existing = self._slots_of(ids)
             if existing and not upsert:
                 shown = ", ".join(repr(i) for i in list(existing)[:5])
@@ -409,9 +428,7 @@ class LocalBackend(Backend):
                 )
             start = self._next_slot
             self._append_vectors(start, vectors)
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 if existing:
                     old = [(slot,) for slot in existing.values()]
                     db.executemany("DELETE FROM items WHERE slot = ?", old)
@@ -426,10 +443,6 @@ class LocalBackend(Backend):
                     ],
                 )
                 self._bump(next_slot=start + len(ids), live_delta=len(ids) - len(existing))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._sync()
             self._maybe_compact()
 
@@ -455,9 +468,7 @@ class LocalBackend(Backend):
         db.execute("UPDATE state SET value = value + 1 WHERE key = 'version'")
 
     def delete(self, ids: Sequence[str] | None, where: Node | None) -> int:
-        with self._mutex, self._write_lock():
-            self._sync()
-            self._recover()
+        with self._writing():
             if ids is not None:
                 slots = list(self._slots_of(ids).values())
                 if where is not None and slots:
@@ -467,17 +478,11 @@ class LocalBackend(Backend):
                 slots = np.flatnonzero(self._filter_mask(where)).tolist()
             if not slots:
                 return 0
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 rows = [(s,) for s in slots]
                 db.executemany("DELETE FROM items WHERE slot = ?", rows)
                 db.executemany("INSERT INTO dead (slot) VALUES (?)", rows)
                 self._bump(live_delta=-len(slots))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._sync()
             self._maybe_compact()
             return len(slots)
@@ -494,9 +499,7 @@ class LocalBackend(Backend):
         crash leaves either the old or the new generation, never a mix. Readers holding the old
         file keep a valid memory map until they notice the new generation.
         """
-        with self._mutex, self._write_lock():
-            self._sync()
-            self._recover()
+        with self._writing():
             slots = np.flatnonzero(self._live[: self._next_slot])
             new_gen = self._gen + 1
             path = self.folder / _vectors_name(new_gen)
@@ -505,25 +508,22 @@ class LocalBackend(Backend):
                     handle.write(np.ascontiguousarray(self._vectors[slots[start : start + 65_536]]))
                 handle.flush()
                 os.fsync(handle.fileno())
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute(_ITEMS_TABLE.format(name="items_new"))
-                db.execute(
-                    "INSERT INTO items_new (slot, id, text, metadata) "
-                    "SELECT ROW_NUMBER() OVER (ORDER BY slot) - 1, id, text, metadata "
-                    "FROM items ORDER BY slot"
-                )
-                db.execute("DROP TABLE items")
-                db.execute("ALTER TABLE items_new RENAME TO items")
-                db.execute("DELETE FROM dead")
-                db.execute("UPDATE state SET value = ? WHERE key = 'gen'", (new_gen,))
-                db.execute("UPDATE state SET value = ? WHERE key = 'next_slot'", (len(slots),))
-                self._bump()
-                db.execute("COMMIT")
+                with self._transaction() as db:
+                    db.execute(_ITEMS_TABLE.format(name="items_new"))
+                    db.execute(
+                        "INSERT INTO items_new (slot, id, text, metadata) "
+                        "SELECT ROW_NUMBER() OVER (ORDER BY slot) - 1, id, text, metadata "
+                        "FROM items ORDER BY slot"
+                    )
+                    db.execute("DROP TABLE items")
+                    db.execute("ALTER TABLE items_new RENAME TO items")
+                    db.execute("DELETE FROM dead")
+                    db.execute("UPDATE state SET value = ? WHERE key = 'gen'", (new_gen,))
+                    db.execute("UPDATE state SET value = ? WHERE key = 'next_slot'", (len(slots),))
+                    self._bump()
             except BaseException:
-                db.execute("ROLLBACK")
-                path.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)  # rolled back: the new vector file is never used
                 raise
             had_index = self._ann is not None
             (self.folder / INDEX_POINTER).unlink(missing_ok=True)  # it indexes the old slots
