@@ -56,11 +56,12 @@ class FAQMatcher:
         )
         if model.trainable and not model.is_fitted:
             model.fit(self.questions)
-        self.vectors = l2_normalize(model.embed(self.questions))
+        # Question against question is symmetric: both sides are embedded as queries.
+        self.vectors = l2_normalize(model.embed_queries(self.questions))
 
     def match(self, question: str) -> dict[str, object]:
         """The best known question, its answer and score; ``matched`` is False below the threshold."""
-        scores = self.vectors @ l2_normalize(self.model.embed([question]))[0]
+        scores = self.vectors @ l2_normalize(self.model.embed_queries([question]))[0]
         best = int(np.argmax(scores))
         return {
             "matched": bool(scores[best] >= self.threshold),

@@ -160,8 +160,8 @@ def ask(
     hits = collection.hybrid_search(question, k=n) if hybrid else collection.search(question, k=n)
     scored = [(hit.score, hit) for hit in hits]
     if rerank is not None and hits:
-        vectors = rerank.embed([question] + [hit.text or "" for hit in hits], normalize=True)
-        sims = vectors[1:] @ vectors[0]
+        query = rerank.embed_queries([question], normalize=True)[0]
+        sims = rerank.embed_documents([hit.text or "" for hit in hits], normalize=True) @ query
         scored = sorted(
             ((float(s), hit) for s, hit in zip(sims, hits, strict=True)), key=lambda p: -p[0]
         )

@@ -196,6 +196,39 @@ class Embedder(ABC):
             progress=show_progress_bar,
         )
 
+    def embed_queries(self, texts: Sequence[str] | str, **options: Any) -> np.ndarray:
+        """Embed search queries; same options as :meth:`embed`.
+
+        Why a separate verb: some models encode queries and documents differently (E5's
+        ``"query: "`` prefix, asymmetric retrieval models). Search, RAG, FAQ matching and the
+        retrieval evaluation call this for what they look up, so such a model is used as it
+        was trained; for every other model it is :meth:`embed`.
+        """
+        return self.embed(texts, **options)
+
+    def embed_documents(self, texts: Sequence[str] | str, **options: Any) -> np.ndarray:
+        """Embed texts to be searched; :meth:`embed` unless a model encodes documents apart."""
+        return self.embed(texts, **options)
+
+    def encode_query(self, sentences: Sequence[str] | str, **options: Any) -> np.ndarray:
+        """sentence-transformers' spelling of :meth:`embed_queries`."""
+        return self._encode_as(self.embed_queries, sentences, options)
+
+    def encode_document(self, sentences: Sequence[str] | str, **options: Any) -> np.ndarray:
+        """sentence-transformers' spelling of :meth:`embed_documents`."""
+        return self._encode_as(self.embed_documents, sentences, options)
+
+    @staticmethod
+    def _encode_as(
+        verb: Any, sentences: Sequence[str] | str, options: dict[str, Any]
+    ) -> np.ndarray:
+        return verb(
+            sentences,
+            batch_size=options.get("batch_size", 32),
+            normalize=options.get("normalize_embeddings", False),
+            progress=options.get("show_progress_bar", False),
+        )
+
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` is for this model (chunking budgets); words unless overridden."""
         from embedlab.text.tokenize import words

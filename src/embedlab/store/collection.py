@@ -343,8 +343,9 @@ class Collection:
             self._embedder = self._check_embedder(embedder)
         return self._embedder
 
-    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return self.embedder.embed(texts, batch_size=batch_size, normalize=self.config.normalize)
+    def _embed(self, texts: list[str], batch_size: int, *, queries: bool = False) -> np.ndarray:
+        verb = self.embedder.embed_queries if queries else self.embedder.embed_documents
+        return verb(texts, batch_size=batch_size, normalize=self.config.normalize)
 
     def _check_vectors(self, vectors: Any, model: str | None, count: int | None) -> np.ndarray:
         c = self.config
@@ -546,7 +547,7 @@ class Collection:
             raise InputError("no queries to search with", "pass at least one text or vector")
         if isinstance(queries, list | tuple) and queries and isinstance(queries[0], str):
             texts = _check_texts(queries, len(queries), embedding=True)
-            return self._embed(texts, batch_size)  # type: ignore[arg-type]
+            return self._embed(texts, batch_size, queries=True)  # type: ignore[arg-type]
         return self._check_vectors(queries, model, None)
 
     def _options(
