@@ -151,3 +151,30 @@ def test_demo_collection_from_the_sample_texts(client, sample_texts, minilm):
     hits = search(client, "demo", query=query, k=3, exact=True)
     scores = minilm.embed(sample_texts, normalize=True) @ minilm.embed(query, normalize=True)
     assert [h["text"] for h in hits] == [sample_texts[i] for i in np.argsort(-scores)[:3]]
+
+
+def test_searches_embed_the_query_as_a_query(thread_server, tmp_path):
+    """A served E5 model: documents go in as passages, the search text as a query."""
+    import httpx
+
+    import embedlab
+    from embedlab.server import ServerConfig, create_app
+    from embedlab.server.models import serve_embedder
+
+    e5 = embedlab.load("e5-small")
+    app = create_app(
+        ServerConfig(models=["e5"], collections=str(tmp_path / "collections")),
+        models={"e5": serve_embedder("e5", e5)},
+    )
+    texts = [text for _, text, _ in DOCS]
+    with thread_server(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+        assert http.post("/v1/collections", json={"name": "e5docs"}).status_code == 201
+        ids = [doc_id for doc_id, _, _ in DOCS]
+        added = http.post("/v1/collections/e5docs/add", json={"texts": texts, "ids": ids})
+        assert added.status_code == 200, added.text
+        hits = http.post(
+            "/v1/collections/e5docs/search", json={"query": "who raised interest rates?", "k": 1}
+        ).json()["data"]
+    query = e5.embed_queries("who raised interest rates?", normalize=True)
+    expected = float(e5.embed_documents(texts[0], normalize=True) @ query)
+    assert hits[0]["id"] == "d1" and hits[0]["score"] == pytest.approx(expected, abs=1e-4)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,14 @@ class BatcherEmbedder(Embedder):
 
     def embed_tokens(self, text: str) -> TokenEmbeddings:
         return self._model.embedder.embed_tokens(text)
+
+    def embed_queries(self, texts: Sequence[str] | str, **options: Any) -> np.ndarray:
+        """Queries of a model that encodes them apart (E5) bypass the batcher, whose compute
+        path embeds documents; for every other model they go through it like any text."""
+        inner = self._model.embedder
+        if type(inner).embed_queries is Embedder.embed_queries:
+            return self.embed(texts, **options)
+        return inner.embed_queries(texts, **options)
 
 
 def batcher_submitter(
