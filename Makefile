@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/word_vectors.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/graph.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -10,6 +10,7 @@ from rich.console import Console
 from embedlab.cli import apps, collection, compare, embed, evaluate, models, serve, tokenize, tour
 from embedlab.cli import context as context_cli
 from embedlab.cli import data as data_cli
+from embedlab.cli import graph as graph_cli
 from embedlab.cli import train as train_cli
 from embedlab.cli import train_gpt as train_gpt_cli
 from embedlab.cli import words as words_cli
@@ -33,6 +34,7 @@ train_cli.app.command("gpt")(train_gpt_cli.train_gpt_command)
 app.add_typer(train_cli.app, name="train")
 app.command("context")(context_cli.context_command)
 app.add_typer(data_cli.app, name="data")
+app.add_typer(graph_cli.app, name="graph")
 app.command("neighbors")(words_cli.neighbors_command)
 app.command("analogy")(words_cli.analogy_command)
 app.add_typer(collection.app, name="collection")

@@ -43,13 +43,16 @@ def load_word_model(spec: str) -> WordVectorEmbedder:
     return model
 
 
-def _print(title: str, rows: list[tuple[str, float]], as_json: bool, extra: dict) -> None:
+def print_neighbors(
+    title: str, rows: list[tuple[str, float]], as_json: bool, extra: dict, label: str = "word"
+) -> None:
+    """Nearest items with their cosines as a table, or JSON (``label``: what the items are)."""
     if as_json:
-        typer.echo(json.dumps({**extra, "results": [{"word": w, "score": s} for w, s in rows]}))
+        typer.echo(json.dumps({**extra, "results": [{label: w, "score": s} for w, s in rows]}))
         return
     table = Table(title=title)
     table.add_column("#", justify="right")
-    table.add_column("word")
+    table.add_column(label)
     table.add_column("cosine", justify="right")
     for rank, (word, score) in enumerate(rows, start=1):
         table.add_row(str(rank), word, f"{score:.3f}")
@@ -67,7 +70,7 @@ def neighbors_command(
     kv = embedder.vectors
     rows = kv.most_similar(word, topn=topn)
     note = "" if word in kv else " (not in the vocabulary: built from character n-grams)"
-    _print(f"nearest to {word!r} in {embedder.name}{note}", rows, as_json, {"word": word})
+    print_neighbors(f"nearest to {word!r} in {embedder.name}{note}", rows, as_json, {"word": word})
 
 
 def analogy_command(
@@ -81,7 +84,7 @@ def analogy_command(
     """a is to b as c is to ...? e.g. `embedlab analogy glove-50d man king woman` -> queen."""
     embedder = load_word_model(model)
     rows = embedder.vectors.most_similar(positive=[b, c], negative=[a], topn=topn)
-    _print(
+    print_neighbors(
         f"{a} : {b} :: {c} : ?  ({embedder.name}, nearest to {b} - {a} + {c})",
         rows,
         as_json,

@@ -30,6 +30,8 @@ _METHODS: dict[str, str] = {
     "glove": "embedlab.embedders.glove:GloVeEmbedder",
     "hybrid": "embedlab.embedders.hybrid:HybridEmbedder",
     "remote": "embedlab.embedders.remote:RemoteEmbedder",
+    "deepwalk": "embedlab.embedders.graph:DeepWalkEmbedder",
+    "node2vec": "embedlab.embedders.graph:Node2VecEmbedder",
     "onnx-sentence": "embedlab.embedders.onnx_sentence:OnnxSentenceEmbedder",
     "e5": "embedlab.embedders.e5:E5Embedder",
 }
