@@ -11,6 +11,9 @@ timed; its duration is read from the export cache). A second table compares 1 an
 third measures which MatMuls int8 must leave in fp32 (for mpnet by default).
 
     python bench/encode.py [--models minilm mpnet] [--n 5000] [--mpnet-n 1000] [--threads 1]
+                           [--note "what changed since the last run"] [--out bench/results/encode.md]
+
+Each run is added on top of the results file; the earlier runs stay below it.
 """
 
 from __future__ import annotations
@@ -186,6 +189,19 @@ def _line(row: dict, base: dict) -> str:
     )
 
 
+def _without_note(argv: list[str]) -> list[str]:
+    """The command line as run, less ``--note`` (its text is printed on its own line)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--note="):
+            skip = False
+            continue
+        skip = arg == "--note"
+        if not skip:
+            out.append(arg)
+    return out
+
+
 def write(
     rows: list[dict],
     threads_rows: list[dict],
@@ -197,8 +213,9 @@ def write(
     lines = [
         f"# encode ({time.strftime('%Y-%m-%d %H:%M')})",
         "",
-        "`" + " ".join(["python bench/encode.py", *args.argv]) + "`",
+        "`" + " ".join(["python bench/encode.py", *_without_note(args.argv)]) + "`",
         "",
+        *([f"What changed since the run below: {args.note}", ""] if args.note else []),
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared "
         f"with other work (load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}); "
         f"{args.threads} intra-op thread(s) for every runtime, batch size 32. Sentences: unique "
@@ -247,8 +264,10 @@ def write(
             for r in study
         ]
     text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
+    out = Path(args.out)
+    earlier = out.read_text(encoding="utf-8") if out.is_file() else ""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + ("\n" + earlier if earlier else ""), encoding="utf-8")
     return text
 
 
@@ -261,10 +280,12 @@ def main() -> None:
     parser.add_argument("--mpnet-n", type=int, default=1000, help="sentences for mpnet (slow)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--thread-model", default="minilm")
+    parser.add_argument("--thread-model", default="minilm", help="'' to skip the thread table")
     parser.add_argument("--thread-n", type=int, default=1000)
     parser.add_argument("--study-model", default="mpnet", help="'' to skip the int8 study")
     parser.add_argument("--study-n", type=int, default=300)
+    parser.add_argument("--note", default="", help="what changed since the previous run")
+    parser.add_argument("--out", default=str(RESULTS), help="results file; the run goes on top")
     args = parser.parse_args()
     args.argv = sys.argv[1:]
     rows: list[dict] = []
@@ -274,7 +295,11 @@ def main() -> None:
         for runtime in ("onnx", "onnx-int8"):
             exports[f"{model} {runtime}"] = export_seconds(model, runtime)  # export before timing
         rows += run_model(model, n, args.threads, args.repeats)
-    threads_rows = thread_comparison(args.thread_model, args.thread_n, args.repeats)
+    threads_rows = (
+        thread_comparison(args.thread_model, args.thread_n, args.repeats)
+        if args.thread_model
+        else []
+    )
     study = (
         quantization_study(args.study_model, args.study_n, args.threads) if args.study_model else []
     )
