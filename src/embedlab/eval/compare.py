@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODELS = ("tfidf", "glove-50d", "static-minilm", "minilm", "minilm@onnx-int8", "mpnet")
+DEFAULT_MODELS = (
+    "tfidf",
+    "glove-50d",
+    "static-minilm",
+    "minilm-l3",
+    "minilm",
+    "minilm@onnx-int8",
+    "mpnet",
+    "e5-small",
+)
 DEFAULT_TASKS = ("sts", "classification", "clustering", "wordsim")
 SPEED_SENTENCES = 1000
 
