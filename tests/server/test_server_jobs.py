@@ -178,6 +178,7 @@ def test_paths_inside_the_data_folder_only(client, data_dir, minilm, sample_text
         "/etc/passwd": (403, "outside"),
         "link.txt": (403, "outside"),  # a symbolic link out of the folder
         "absent.txt": (404, "no file"),
+        "x" * 300 + ".txt": (400, "not a usable file name"),  # longer than a file name may be
     }
     for path, (status, fragment) in refusals.items():
         response = client.post("/v1/jobs", data={"path": path})

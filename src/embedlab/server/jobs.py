@@ -144,7 +144,16 @@ def resolve_data_path(data_dir: str | None, given: str) -> Path:
         )
     root = Path(data_dir).resolve()
     candidate = Path(given)
-    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    try:
+        resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        is_file = resolved.is_file()
+    except OSError as exc:  # a name too long for the file system, and the like
+        raise ApiError(
+            400,
+            f"path is not a usable file name ({exc.strerror or type(exc).__name__})",
+            code="invalid_path",
+            param="path",
+        ) from None
     if not resolved.is_relative_to(root):
         raise ApiError(
             403,
@@ -152,7 +161,7 @@ def resolve_data_path(data_dir: str | None, given: str) -> Path:
             code="path_not_allowed",
             param="path",
         )
-    if not resolved.is_file():
+    if not is_file:
         raise ApiError(
             404, f"no file {given!r} in the data folder", code="file_not_found", param="path"
         )
