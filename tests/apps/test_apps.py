@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-import subprocess
-import sys
 import tracemalloc
 
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from cli_helpers import run_cli
 from embedlab.apps.classify import TextClassifier
 from embedlab.apps.cluster import cluster_texts
 from embedlab.apps.dedupe import FAQMatcher, find_duplicates
@@ -23,13 +22,7 @@ from embedlab.viz.map import project, write_map
 TOPICS = ["programming", "cooking", "sport", "space", "music", "finance"]
 
 
-def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "embedlab.cli.main", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+cli = run_cli
 
 
 @pytest.fixture(scope="module")

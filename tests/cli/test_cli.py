@@ -16,26 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import embedlab
+from cli_helpers import assert_one_line_error, run_cli
 from embedlab.output import read_vectors
 
-
-def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "embedlab.cli.main", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    message = " ".join(lines)
-    assert message.startswith("error:"), result.stderr
-    for fragment in fragments:
-        assert fragment in message, message
+cli = run_cli
 
 
 @pytest.fixture()

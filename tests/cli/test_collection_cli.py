@@ -5,15 +5,15 @@ The fast static model keeps the many processes quick; MiniLM is covered in tests
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 import pytest
+
+from cli_helpers import run_cli
 
 DOCS = [
     {"id": "rates", "text": "The central bank raised interest rates again.", "year": 2024},
@@ -23,15 +23,8 @@ DOCS = [
 ]
 
 
-def cli(*args: object, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "EMBEDLAB_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "embedlab.cli.main", "collection", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+def cli(*args: object) -> subprocess.CompletedProcess:
+    return run_cli("collection", *args, env={"EMBEDLAB_THREADS": "1"})
 
 
 def ok(result: subprocess.CompletedProcess) -> str:

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,19 +13,13 @@ import numpy as np
 import pytest
 
 import embedlab
+from cli_helpers import run_cli
 from embedlab.embedders.word_vectors import WordVectorEmbedder, WordVectors
 from embedlab.eval import get_task
 
 
-def cli(*args: object, home: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ) if home is None else {**os.environ, "EMBEDLAB_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "embedlab.cli.main", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+def cli(*args: object, home: Path | None = None) -> subprocess.CompletedProcess:
+    return run_cli(*args, env=None if home is None else {"EMBEDLAB_HOME": str(home)})
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import inspect
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import embedlab
+from cli_helpers import assert_one_line_error, run_cli
 from embedlab.cli import train as train_cli
 from embedlab.embedders.registry import method_class
 
@@ -19,22 +18,7 @@ ANIMALS = ["cat", "dog", "mouse", "horse", "cow", "sheep"]
 VEHICLES = ["car", "truck", "bus", "train", "bicycle", "plane"]
 
 
-def cli(*args: object, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "embedlab.cli.main", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    message = " ".join(line for line in result.stderr.strip().splitlines() if line.strip())
-    assert message.startswith("error:"), result.stderr
-    for fragment in fragments:
-        assert fragment in message, message
+cli = run_cli
 
 
 @pytest.fixture(scope="module")

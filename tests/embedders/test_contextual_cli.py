@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import assert_one_line_error, run_cli
 from embedlab.eval.datasets import gensim_test_file
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "embedlab.cli.main", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "EMBEDLAB_THREADS": "1", **(env or {})},
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    message = " ".join(line for line in result.stderr.strip().splitlines() if line.strip())
-    assert message.startswith("error:"), result.stderr
-    for fragment in fragments:
-        assert fragment in message, message
+    return run_cli(*args, env={"EMBEDLAB_THREADS": "1", **(env or {})})
 
 
 def test_context_command() -> None:

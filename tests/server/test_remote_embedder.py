@@ -234,21 +234,18 @@ def test_no_token_walkthrough() -> None:
 def test_a_served_remote_model_reports_upstream_failures_as_a_gateway(thread_server, glove):
     """embedlab serve in front of another server: when its upstream fails, the answer is a 502
     naming the upstream, not a 400 blaming the caller."""
+    import contextlib
+
     import httpx
 
-    upstream = serve(thread_server, {"glove-50d": glove})
-    upstream_url = upstream.__enter__()
-    try:
-        proxy = RemoteEmbedder("glove-50d", f"{upstream_url}/v1", retries=0)
-        with serve(thread_server, {"proxy": proxy}) as gateway:
+    with contextlib.ExitStack() as gateway_stack:
+        with serve(thread_server, {"glove-50d": glove}) as upstream_url:
+            proxy = RemoteEmbedder("glove-50d", f"{upstream_url}/v1", retries=0)
+            gateway = gateway_stack.enter_context(serve(thread_server, {"proxy": proxy}))
             ok = httpx.post(f"{gateway}/v1/embeddings", json={"model": "proxy", "input": "x"})
             assert ok.status_code == 200, ok.text
-            upstream.__exit__(None, None, None)
-            upstream = None
-            failed = httpx.post(f"{gateway}/v1/embeddings", json={"model": "proxy", "input": "y"})
-    finally:
-        if upstream is not None:
-            upstream.__exit__(None, None, None)
+        # the upstream is gone now; the gateway is still up
+        failed = httpx.post(f"{gateway}/v1/embeddings", json={"model": "proxy", "input": "y"})
     assert failed.status_code == 502, failed.text
     error = failed.json()["error"]
     assert error["code"] == "upstream_error" and upstream_url in error["message"]
