@@ -270,6 +270,28 @@ def read_columns(path: str | os.PathLike[str], fields: list[str]) -> dict[str, l
     return columns
 
 
+def iter_rows(path: str | os.PathLike[str]) -> Iterator[dict]:
+    """Every record of a .jsonl/.csv/.tsv/.parquet file as a dict, streamed (Parquet in row
+    batches), for callers that keep more than the text (ids and metadata)."""
+    path = Path(path)
+    fmt = input_format(path)
+    _check_file(path)
+    if fmt == "txt":
+        raise DataFormatError(
+            f"{path} is plain text, which has no named fields",
+            "use a .jsonl, .csv or .parquet file for records with fields",
+        )
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            yield from batch.to_pylist()
+        return
+    rows = _read_jsonl_rows(path) if fmt == "jsonl" else _read_csv_rows(path)
+    for _, row in rows:
+        yield row
+
+
 def _read_jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
     for line_no, obj in _jsonl_objects(path):
         if obj is not None:
