@@ -49,7 +49,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rows": m.shape[0], "dim":
 def make_corpus(path: Path, lines: int, seed: int = 0) -> None:
     import pyarrow.parquet as pq
 
-    from embedlab.models.catalogue import glove_files
+    from embedlab.catalogue import glove_files
 
     words = pq.read_table(glove_files()[1]).column(0).to_pylist()[:50_000]
     words = [w for w in words if w.isalpha()]

@@ -77,7 +77,7 @@ def encoders(model: str, threads: int) -> dict[str, Callable[[list[str]], np.nda
     from sentence_transformers import SentenceTransformer
 
     import embedlab
-    from embedlab.models import catalogue
+    from embedlab import catalogue
 
     torch.set_num_threads(threads)
     folder = str(catalogue.find(model).path())
@@ -156,7 +156,7 @@ def thread_comparison(model: str, n: int, repeats: int) -> list[dict]:
 def quantization_study(model: str, n: int, threads: int) -> list[dict]:
     """Which MatMuls must stay fp32 in int8: each group kept in turn, cosine to fp32 ONNX."""
     import embedlab
-    from embedlab.embedders.transformer import TransformerEmbedder
+    from embedlab.embedders.transformers.embedder import TransformerEmbedder
 
     texts, _ = sentences(n)
     folder = embedlab.load(model).params["model"]

@@ -34,7 +34,12 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from embedlab.embedders.graph import DeepWalkEmbedder, Node2VecEmbedder, WalkSampler, read_graph
+from embedlab.embedders.graph.embedder import (
+    DeepWalkEmbedder,
+    Node2VecEmbedder,
+    WalkSampler,
+    read_graph,
+)
 from embedlab.eval.graph import link_prediction, node_classification
 
 RESULTS = Path(__file__).parent / "results" / "graph.md"

@@ -202,8 +202,8 @@ def main() -> None:
     parser.add_argument("--infinity", default="/tmp/infvenv/bin/infinity_emb")
     args = parser.parse_args()
 
+    from embedlab.catalogue import minilm_path
     from embedlab.data import sample_texts
-    from embedlab.models.catalogue import minilm_path
 
     texts = sample_texts()
     env = {

@@ -27,7 +27,7 @@ CORPORA = ("gcide", "wordnet", "wiki")
 CHILD = """
 import json, resource, sys, time
 args = json.loads(sys.argv[1])
-from embedlab.embedders.registry import method_class
+from embedlab.embedders.methods import method_class
 from embedlab.eval.words import WordBenchmarks
 started = time.perf_counter()
 if args["method"] == "pretrained":

@@ -4,33 +4,35 @@
 >>> model = embedlab.load("minilm")
 >>> model.embed(["I love programming."]).shape
 (1, 384)
+
+Every public name is re-exported lazily (module ``__getattr__``): ``import embedlab`` imports
+no heavy library and leaves the process environment as it was.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 from typing import TYPE_CHECKING, Any
 
-# Nothing is ever fetched from a model hub: weights come from installed packages or local folders.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-__version__ = "0.1.0"
-
-from embedlab.embedders.base import Embedder, TokenEmbeddings  # noqa: E402
-from embedlab.embedders.registry import load, methods, register  # noqa: E402
-from embedlab.errors import EmbedlabError  # noqa: E402
+from embedlab._version import __version__
 
 if TYPE_CHECKING:
+    from embedlab.embedders.base import Embedder, TokenEmbeddings
+    from embedlab.embedders.methods import methods, register
+    from embedlab.errors import EmbedlabError
+    from embedlab.loading import load
     from embedlab.store import Collection, create_collection, open_collection
 
-# Re-exported on first use (module __getattr__), so `import embedlab` loads only what load()
-# needs and the store, with its backends, is imported by those who use it.
 _LAZY = {
     "Collection": "embedlab.store",
     "create_collection": "embedlab.store",
     "open_collection": "embedlab.store",
+    "Embedder": "embedlab.embedders.base",
+    "TokenEmbeddings": "embedlab.embedders.base",
+    "EmbedlabError": "embedlab.errors",
+    "load": "embedlab.loading",
+    "methods": "embedlab.embedders.methods",
+    "register": "embedlab.embedders.methods",
 }
 
 __all__ = [
@@ -52,8 +54,6 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'embedlab' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later accesses skip this function
     return value

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.embedders.base import Embedder
-from embedlab.embedders.registry import load
 from embedlab.errors import EmbedlabError
+from embedlab.loading import load
 from embedlab.output import EmbeddingRun
 from embedlab.progress import progress_bar
 from embedlab.text.readers import count_records, input_format, read_records, read_texts

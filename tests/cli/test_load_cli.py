@@ -14,7 +14,7 @@ import pytest
 
 import embedlab
 from cli_helpers import run_cli
-from embedlab.embedders.word_vectors import WordVectorEmbedder, WordVectors
+from embedlab.embedders.words.vectors import WordVectorEmbedder, WordVectors
 from embedlab.eval import get_task
 
 

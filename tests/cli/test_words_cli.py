@@ -12,7 +12,7 @@ import pytest
 import embedlab
 from cli_helpers import assert_one_line_error, run_cli
 from embedlab.cli import train as train_cli
-from embedlab.embedders.registry import method_class
+from embedlab.embedders.methods import method_class
 
 ANIMALS = ["cat", "dog", "mouse", "horse", "cow", "sheep"]
 VEHICLES = ["car", "truck", "bus", "train", "bicycle", "plane"]

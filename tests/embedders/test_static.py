@@ -12,6 +12,7 @@ from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
 import embedlab
+from embedlab import catalogue
 from embedlab.embedders.static import (
     StaticEmbedder,
     UnknownWordError,
@@ -19,7 +20,6 @@ from embedlab.embedders.static import (
     WordVectors,
 )
 from embedlab.errors import EmbedlabError, InputError, ModelFormatError, NotFittedError
-from embedlab.models import catalogue
 
 TEXTS = [
     "I love programming in Python because the code reads like plain English.",

@@ -31,7 +31,7 @@ def independent_scores(pairs: list[tuple[str, str, float]]) -> tuple[float, floa
     """Spearman and Pearson x100 from sentence-transformers' own vectors and scipy."""
     from sentence_transformers import SentenceTransformer
 
-    from embedlab.models import catalogue
+    from embedlab import catalogue
 
     model = SentenceTransformer(str(catalogue.minilm_path()), device="cpu")
     a = model.encode([p[0] for p in pairs], normalize_embeddings=True)

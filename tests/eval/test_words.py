@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import spearmanr
 
 import embedlab
-from embedlab.embedders.word_vectors import WordVectorEmbedder
+from embedlab.embedders.words.vectors import WordVectorEmbedder
 from embedlab.errors import DataFormatError, InputError
 from embedlab.eval import get_task
 from embedlab.eval.datasets import gensim_test_file

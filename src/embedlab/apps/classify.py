@@ -14,8 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from embedlab.embedders.base import Embedder, atomic_folder, load_array, save_array
-from embedlab.errors import InputError, ModelFormatError
+from embedlab._io import atomic_folder
+from embedlab.catalogue import find
+from embedlab.embedders.base import Embedder
+from embedlab.embedders.saving import load_array, save_array
+from embedlab.errors import InputError, ModelFormatError, NotFittedError
+from embedlab.eval.classification import probe_scores
+from embedlab.loading import load
 
 CLASSIFIER_FILE = "classifier.json"
 
@@ -26,10 +31,8 @@ class TextClassifier:
     def __init__(
         self, model: str | Embedder = "minilm", *, c: float = 1.0, max_iter: int = 2000
     ) -> None:
-        from embedlab.embedders.registry import load
 
         self.embedder = load(model) if not isinstance(model, Embedder) else model
-        from embedlab.models.catalogue import find
 
         # A catalogue model is recorded by name; anything else is saved with the classifier.
         name = model if isinstance(model, str) else self.embedder.name
@@ -46,7 +49,6 @@ class TextClassifier:
 
     def fit(self, texts: list[str], labels: list[str], *, folds: int = 5) -> dict[str, float]:
         """Fit on all data; returns cross-validated accuracy and macro-F1 and the majority baseline."""
-        from embedlab.eval.classification import probe_scores
 
         labels = [str(label) for label in labels]
         if len(texts) != len(labels):
@@ -70,8 +72,6 @@ class TextClassifier:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         if self._clf is None:
-            from embedlab.errors import NotFittedError
-
             raise NotFittedError(
                 "the classifier has not been trained", "call fit(texts, labels) or load a saved one"
             )
@@ -116,7 +116,6 @@ class TextClassifier:
             raise ModelFormatError(
                 f"{meta_path} is corrupt ({exc})", "train the classifier again"
             ) from None
-        from embedlab.embedders.registry import load
 
         classifier = cls(load(model), c=meta.get("c", 1.0))
         clf = classifier._new_estimator()

@@ -17,6 +17,7 @@ from typing import Any
 from embedlab.embedders.base import Embedder
 from embedlab.errors import InputError
 from embedlab.progress import progress_bar
+from embedlab.store import UnknownCollectionError, create_collection, open_collection
 from embedlab.text.chunking import chunk_text
 from embedlab.text.documents import DOCUMENT_TYPES, extract_text
 
@@ -71,7 +72,6 @@ def _sha(path: Path) -> str:
 
 def open_or_create(location: str | os.PathLike[str], model: str | Embedder) -> Any:
     """The collection at ``location``, created for ``model`` if it does not exist yet."""
-    from embedlab.store import UnknownCollectionError, create_collection, open_collection
 
     try:
         return open_collection(location, embedder=model if isinstance(model, Embedder) else None)

@@ -10,7 +10,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import embedlab
+from embedlab.apps.classify import TextClassifier
+from embedlab.apps.cluster import cluster_texts
+from embedlab.apps.dedupe import FAQMatcher, find_duplicates
+from embedlab.apps.rag import as_prompt, ask, index_folder, open_or_create
+from embedlab.apps.recommend import Recommender
 from embedlab.cli.embed import DEFAULT_MODEL
+from embedlab.errors import InputError
+from embedlab.store import open_collection
+from embedlab.text.readers import read_dataset
+from embedlab.viz.map import project, write_map
 
 Data = Annotated[Path, typer.Argument(help="Texts: .txt (a line each), .csv, .jsonl or .parquet.")]
 Model = Annotated[str, typer.Option("--model", "-m", help="Model name, method or saved folder.")]
@@ -59,9 +69,6 @@ def cluster_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the clusters as JSON.")] = False,
 ) -> None:
     """Cluster texts; label each cluster by its distinctive terms (c-TF-IDF) and central examples."""
-    import embedlab
-    from embedlab.apps.cluster import cluster_texts
-    from embedlab.text.readers import read_dataset
 
     texts, _ = read_dataset(data, field=field)
     result = cluster_texts(
@@ -95,8 +102,6 @@ def classify_train_command(
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
 ) -> None:
     """Train logistic regression on embeddings; report cross-validated accuracy; save it safely."""
-    from embedlab.apps.classify import TextClassifier
-    from embedlab.text.readers import read_dataset
 
     texts, columns = read_dataset(data, field=text, columns=[label])
     classifier = TextClassifier(model)
@@ -120,8 +125,6 @@ def classify_predict_command(
     ] = None,
 ) -> None:
     """Label new texts, with the probability of each label."""
-    from embedlab.apps.classify import TextClassifier
-    from embedlab.text.readers import read_dataset
 
     classifier = TextClassifier.load(classifier_dir)
     texts, _ = read_dataset(data, field=field)
@@ -156,9 +159,6 @@ def dedupe_command(
     ] = None,
 ) -> None:
     """Find near-duplicate and paraphrase pairs, blockwise (never an n x n matrix in memory)."""
-    import embedlab
-    from embedlab.apps.dedupe import find_duplicates
-    from embedlab.text.readers import read_dataset
 
     texts, _ = read_dataset(data, field=field)
     embedder = embedlab.load(model)
@@ -191,9 +191,6 @@ def faq_command(
     threshold: Annotated[float, typer.Option(help="Below this cosine: no good match.")] = 0.6,
 ) -> None:
     """Match each incoming question to the closest known question, or say there is no good match."""
-    import embedlab
-    from embedlab.apps.dedupe import FAQMatcher
-    from embedlab.text.readers import read_dataset
 
     known, columns = read_dataset(faq, field=question_field, columns=[answer_field])
     matcher = FAQMatcher(
@@ -216,9 +213,6 @@ def recommend_command(
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many recommendations.")] = 5,
 ) -> None:
     """Recommend items like the liked ones and unlike the disliked ones, excluding what was seen."""
-    import embedlab
-    from embedlab.apps.recommend import Recommender
-    from embedlab.text.readers import read_dataset
 
     texts, columns = read_dataset(data, field=field, columns=[id_field] if id_field else [])
     ids = [str(v) for v in columns[id_field]] if id_field else [str(i) for i in range(len(texts))]
@@ -244,10 +238,6 @@ def map_command(
     ] = None,
 ) -> None:
     """Project embeddings to 2-D and write a PNG or an interactive HTML page (text on hover)."""
-    import embedlab
-    from embedlab.errors import InputError
-    from embedlab.text.readers import read_dataset
-    from embedlab.viz.map import project, write_map
 
     embedder = embedlab.load(model)
     labels = None
@@ -270,8 +260,6 @@ def map_command(
         embedder.fit(texts)
     vectors = embedder.embed(texts)
     if color_by == "cluster":
-        from embedlab.apps.cluster import cluster_texts
-
         labels = [f"cluster {c}" for c in cluster_texts(texts, embedder).labels]
     points = project(vectors, method)
     path = write_map(
@@ -292,7 +280,6 @@ def index_command(
     overlap: Annotated[int, typer.Option(help="Tokens repeated between neighbouring chunks.")] = 40,
 ) -> None:
     """Chunk, embed and store a folder of documents; re-indexing embeds only what changed."""
-    from embedlab.apps.rag import index_folder, open_or_create
 
     store = open_or_create(collection, model)
     report = index_folder(folder, store, max_tokens=max_tokens, overlap=overlap, progress=True)
@@ -315,9 +302,6 @@ def ask_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print passages as JSON.")] = False,
 ) -> None:
     """The best passages for a question, with source, score and surrounding context."""
-    import embedlab
-    from embedlab.apps.rag import as_prompt, ask
-    from embedlab.store import open_collection
 
     store = open_collection(collection)
     passages = ask(

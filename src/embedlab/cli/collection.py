@@ -14,6 +14,18 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from embedlab.errors import InputError
+from embedlab.progress import progress_bar
+from embedlab.store import (
+    UnknownCollectionError,
+    create_collection,
+    drop_collection,
+    list_collections,
+    open_collection,
+)
+from embedlab.store.filters import parse_filter
+from embedlab.store.transfer import export_parquet, import_parquet, iter_source
+
 app = typer.Typer(
     help="Collections: store, search and move embeddings (a folder or PostgreSQL).",
     no_args_is_help=True,
@@ -33,7 +45,6 @@ def _echo_json(data: Any) -> None:
 
 
 def _where(text: str | None) -> Any:
-    from embedlab.store.filters import parse_filter
 
     return parse_filter(text) if text else None
 
@@ -59,7 +70,6 @@ def create_command(
     exist_ok: Annotated[bool, typer.Option(help="Open it if it already exists.")] = False,
 ) -> None:
     """Create an empty collection bound to a model."""
-    from embedlab.store import create_collection
 
     with create_collection(
         location,
@@ -102,9 +112,6 @@ def add_command(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Embed the texts of a file and add them (with their other fields as metadata)."""
-    from embedlab.progress import progress_bar
-    from embedlab.store import UnknownCollectionError, create_collection, open_collection
-    from embedlab.store.transfer import iter_source
 
     try:
         col = open_collection(location, name)
@@ -114,8 +121,6 @@ def add_command(
         col = create_collection(location, name, model=create)
     fields = [f.strip() for f in metadata_fields.split(",")] if metadata_fields else None
     if upsert and id_field is None:
-        from embedlab.errors import InputError
-
         raise InputError("--upsert needs --id-field", "name the field that holds the ids")
     records = iter_source(source, field=field, id_field=id_field, metadata_fields=fields)
     written = 0
@@ -155,7 +160,6 @@ def search_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Search a collection by meaning (default), keywords, or both."""
-    from embedlab.store import open_collection
 
     filt = _where(where)
     with open_collection(location, name) as col:
@@ -190,8 +194,6 @@ def delete_command(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm --drop.")] = False,
 ) -> None:
     """Delete items (by id or filter), or with --drop the whole collection."""
-    from embedlab.errors import InputError
-    from embedlab.store import drop_collection, open_collection
 
     if drop:
         if ids or where:
@@ -214,7 +216,6 @@ def info_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Binding, size, index state and memory per vector of a collection."""
-    from embedlab.store import open_collection
 
     with open_collection(location, name) as col:
         info = col.info()
@@ -246,7 +247,6 @@ def info_command(
 @app.command("list")
 def list_command(location: Location) -> None:
     """Names of the collections in a database (or in a folder of collection folders)."""
-    from embedlab.store import list_collections
 
     for name in list_collections(location):
         typer.echo(name)
@@ -260,8 +260,6 @@ def export_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Write a collection (ids, texts, metadata, vectors, binding) to one Parquet file."""
-    from embedlab.store import open_collection
-    from embedlab.store.transfer import export_parquet
 
     with open_collection(location, name) as col:
         n = export_parquet(col, out, progress=progress)
@@ -281,7 +279,6 @@ def import_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Create a collection from an export, on any backend, without re-embedding."""
-    from embedlab.store.transfer import import_parquet
 
     with import_parquet(
         source,

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from embedlab.eval.compare import DEFAULT_MODELS, DEFAULT_TASKS, compare, write_outputs
+
 
 def compare_command(
     models: Annotated[
@@ -26,7 +28,6 @@ def compare_command(
     fresh: Annotated[bool, typer.Option(help="Ignore cached results and measure again.")] = False,
 ) -> None:
     """Run approaches on tasks; print main scores, sentences/s, load time, peak memory, size."""
-    from embedlab.eval.compare import DEFAULT_MODELS, DEFAULT_TASKS, compare, write_outputs
 
     model_list = [m.strip() for m in models.split(",")] if models else list(DEFAULT_MODELS)
     task_list = [t.strip() for t in tasks.split(",")] if tasks else list(DEFAULT_TASKS)

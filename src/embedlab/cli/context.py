@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import embedlab
 from embedlab.cli.embed import DEFAULT_MODEL
+from embedlab.embedders.transformers.context import compare_contexts
 
 
 def parse_layer(value: str | None) -> int | str | None:
@@ -35,8 +37,6 @@ def context_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Show how far apart the vectors of one word are in different contexts, layer by layer."""
-    import embedlab
-    from embedlab.embedders.context import compare_contexts
 
     embedder = embedlab.load(model)
     result = compare_contexts(embedder, word, texts, layer=parse_layer(layer))

@@ -9,6 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from embedlab.errors import InputError
+from embedlab.text.corpora import CORPORA, data_home, prepare_corpus
+
 app = typer.Typer(help="Real data for training and benchmarks, fetched through package managers.")
 
 
@@ -35,8 +38,6 @@ def corpus_command(
     (glosses, wordnet-base) are Debian packages fetched with apt-get download and unpacked, never
     installed. Train on one file, or on the corpora folder for all of them at once.
     """
-    from embedlab.errors import InputError
-    from embedlab.text.corpora import CORPORA, data_home, prepare_corpus
 
     folder = Path(data_dir or data_home()) / "corpora"
     if not names:

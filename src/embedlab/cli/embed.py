@@ -8,9 +8,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+import embedlab
+from embedlab.batch import embed_file
+
 DEFAULT_MODEL = "minilm"
 
-# `--runtime` for every command that loads a transformer (see embedlab.embedders.onnx_runtime)
+# `--runtime` for every command that loads a transformer (see embedlab.embedders.transformers.onnx.runtime)
 Runtime = Annotated[
     str | None,
     typer.Option(
@@ -22,7 +25,6 @@ Runtime = Annotated[
 
 def load_model(model: str, runtime: str | None) -> Any:
     """``embedlab.load(model)``, on ``runtime`` when one is given (saved folders too)."""
-    import embedlab
 
     return embedlab.load(model) if runtime is None else embedlab.load(model, runtime=runtime)
 
@@ -62,7 +64,6 @@ def embed_command(
     runtime: Runtime = None,
 ) -> None:
     """Embed every text of a file, streamed; an interrupted run resumes where it stopped."""
-    from embedlab.batch import embed_file
 
     result = embed_file(
         source,

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from embedlab.cli.embed import Runtime, load_model
+from embedlab.eval import get_task
 
 
 def eval_command(
@@ -31,7 +32,6 @@ def eval_command(
     runtime: Runtime = None,
 ) -> None:
     """Evaluate a model on a task; prints every score and marks the main one."""
-    from embedlab.eval import get_task
 
     task_obj = get_task(task, data=data, text_field=text, label_field=label, limit=limit)
     result = task_obj.run(load_model(model, runtime))

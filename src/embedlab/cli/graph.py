@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+import embedlab
 from embedlab.cli.train import Dim, Epochs, Negative, Out, Progress, Seed, Window, Workers
 from embedlab.cli.words import print_neighbors
+from embedlab.embedders.graph.embedder import DeepWalkEmbedder, Node2VecEmbedder, RandomWalkEmbedder
 from embedlab.errors import InputError
 
 app = typer.Typer(
@@ -66,7 +68,6 @@ def train_command(
     progress: Progress = True,
 ) -> None:
     """Train DeepWalk or node2vec node vectors on an edge list and save them to --out."""
-    from embedlab.embedders.graph import DeepWalkEmbedder, Node2VecEmbedder
 
     classes = {"deepwalk": DeepWalkEmbedder, "node2vec": Node2VecEmbedder}
     method = method.lower()
@@ -118,8 +119,6 @@ def neighbors_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The nodes nearest to NODE by cosine similarity of their vectors."""
-    import embedlab
-    from embedlab.embedders.graph import RandomWalkEmbedder
 
     embedder = embedlab.load(model)
     if not isinstance(embedder, RandomWalkEmbedder):

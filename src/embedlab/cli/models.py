@@ -11,15 +11,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from embedlab.catalogue import CATALOGUE, cache_entries, prepare, prune_cache
+from embedlab.embedders.methods import methods
+from embedlab.paths import cache_home
+
 if TYPE_CHECKING:
-    from embedlab.models.catalogue import CacheEntry
+    from embedlab.catalogue import CacheEntry
 
 app = typer.Typer(help="Pretrained models available offline.", invoke_without_command=True)
 
 
 def _rows() -> list[dict]:
-    from embedlab.embedders.registry import methods
-    from embedlab.models.catalogue import CATALOGUE
 
     rows = [
         {
@@ -92,7 +94,6 @@ def prepare_command(
     ] = None,
 ) -> None:
     """Make installed models ready offline: reassemble mpnet, distil the static model (once)."""
-    from embedlab.models.catalogue import prepare
 
     for name, path in prepare(names or None):
         typer.echo(f"{name}: ready at {path}")
@@ -137,7 +138,6 @@ def cache_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ) -> None:
     """List what the cache holds (prepared models, ONNX exports, data), with sizes."""
-    from embedlab.models.catalogue import cache_entries, cache_home
 
     entries = cache_entries()
     if as_json:
@@ -180,7 +180,6 @@ def prune_command(
     """Remove stale ONNX exports: those the current export recipe, library versions or source
     weights would not use, and leftovers of interrupted writes. Prepared models stay unless
     --models; datasets and server collections are never touched."""
-    from embedlab.models.catalogue import prune_cache
 
     removed = prune_cache(
         all_exports=all_exports, unused_days=unused_days, models=models, dry_run=dry_run

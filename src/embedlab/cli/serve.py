@@ -14,6 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
+from embedlab.server.app import create_app
+from embedlab.server.config import ENV_CONFIG, ServerConfig, split_list
+
 DEMO_COLLECTION = "demo"
 SWITCH_INTERVAL_S = float(os.environ.get("EMBEDLAB_SWITCH_INTERVAL", "0.0005"))
 
@@ -80,7 +83,6 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve embeddings over HTTP: OpenAI's /v1/embeddings, batch jobs, metrics."""
-    from embedlab.server.config import ServerConfig, split_list
 
     overrides: dict[str, Any] = {
         "host": host,
@@ -112,8 +114,6 @@ def run(settings: Any) -> None:
     """Load models, start uvicorn, print where the server is; blocks until stopped."""
     import uvicorn
 
-    from embedlab.server.config import ENV_CONFIG
-
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -144,8 +144,6 @@ def run(settings: Any) -> None:
             log_level=settings.log_level,
         )
         return
-
-    from embedlab.server.app import create_app
 
     typer.echo(f"loading {', '.join(settings.models)} ...", err=True)
     app = create_app(settings)

@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import embedlab
 from embedlab.cli.embed import DEFAULT_MODEL
+from embedlab.data import sample_texts
 
 
 def _fmt(vector: np.ndarray, dims: int) -> str:
@@ -36,8 +38,6 @@ def tokenize_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the walkthrough as JSON.")] = False,
 ) -> None:
     """Show tokens, token ids, embedding lookup, contextual vectors and the pooled vector."""
-    import embedlab
-    from embedlab.data import sample_texts
 
     embedder = embedlab.load(model)
     fitted_note = None

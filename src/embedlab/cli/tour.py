@@ -9,6 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import embedlab
+from embedlab.apps.search import top_k
+from embedlab.data import sample_texts
+
 TOUR_MODELS = ("tfidf", "glove-50d", "minilm")
 TOUR_QUERIES = (
     "How long should I boil spaghetti?",
@@ -25,9 +29,6 @@ def tour_command(
     k: Annotated[int, typer.Option(min=1, help="Neighbours to show per query.")] = 3,
 ) -> None:
     """Embed the bundled sample texts with three approaches and show each one's nearest neighbours."""
-    import embedlab
-    from embedlab.apps.search import top_k
-    from embedlab.data import sample_texts
 
     console = Console()
     texts = sample_texts()

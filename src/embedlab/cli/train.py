@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from embedlab.embedders.methods import method_class
+
 app = typer.Typer(
     help="Train word and document vectors (word2vec, fastText, Doc2Vec, GloVe) on a corpus.",
     no_args_is_help=True,
@@ -61,7 +63,6 @@ def _train(
     progress: bool,
     **params: Any,
 ) -> None:
-    from embedlab.embedders.registry import method_class
 
     # the class itself, not load(): "glove" alone names the packaged pretrained vectors
     model = method_class(method)(**params)

@@ -10,6 +10,8 @@ from rich.console import Console
 
 from embedlab.cli.train import Field, Seed
 from embedlab.errors import InputError
+from embedlab.text.readers import input_format, read_texts
+from embedlab.training.gpt import GPTSettings, train_gpt
 
 
 def train_gpt_command(
@@ -39,8 +41,6 @@ def train_gpt_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train a byte-level BPE tokenizer and a GPT-2-style model on CORPUS; save a HF folder."""
-    from embedlab.embedders.gpt import GPTSettings, train_gpt
-    from embedlab.text.readers import input_format, read_texts
 
     input_format(corpus)  # fail on a wrong path or extension now, not after loading torch
     if not corpus.is_file():

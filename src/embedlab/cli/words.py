@@ -13,10 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import embedlab
+from embedlab.embedders.words.vectors import WordVectors
 from embedlab.errors import InputError
 
 if TYPE_CHECKING:
-    from embedlab.embedders.word_vectors import WordVectorEmbedder
+    from embedlab.embedders.words.vectors import WordVectorEmbedder
 
 ModelArg = Annotated[
     str,
@@ -30,8 +32,6 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def load_word_model(spec: str) -> WordVectorEmbedder:
     """A word model from a name, a saved folder or a word-vector file; refuses other models."""
-    import embedlab
-    from embedlab.embedders.word_vectors import WordVectors
 
     model = embedlab.load(spec)  # word-vector files too
     if not isinstance(getattr(model, "vectors", None), WordVectors):

@@ -1,4 +1,4 @@
-"""Every embedding approach, one module each; see registry.py for their names."""
+"""Every embedding approach, one module or sub-package each; ``methods.py`` names them."""
 
 from embedlab.embedders.base import Embedder, TokenEmbeddings
 

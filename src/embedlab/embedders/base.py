@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from embedlab._io import atomic_folder
+from embedlab._version import __version__
+from embedlab.embedders.methods import method_class
+from embedlab.embedders.saving import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MODEL_FILE,
+    jsonable,
+    read_model_meta,
+)
 from embedlab.errors import InputError, ModelFormatError, NotFittedError
-
-MODEL_FILE = "embedlab.json"
-FORMAT_NAME = "embedlab-model"
-FORMAT_VERSION = 1
+from embedlab.progress import progress_bar
+from embedlab.text.tokenize import words
 
 
 @dataclass
@@ -170,8 +175,6 @@ class Embedder(ABC):
 
     def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         """Run ``_embed_batch`` over batches; transformer embedders override to sort by length."""
-        from embedlab.progress import progress_bar
-
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with progress_bar(f"embedding with {self.name}", len(texts), enabled=progress) as advance:
             for start in range(0, len(texts), batch_size):
@@ -231,8 +234,6 @@ class Embedder(ABC):
 
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` is for this model (chunking budgets); words unless overridden."""
-        from embedlab.text.tokenize import words
-
         return len(words(text))
 
     def similarity(self, a: str, b: str) -> float:
@@ -277,8 +278,6 @@ class Embedder(ABC):
         The folder is written beside the target and renamed into place, so a crash never leaves
         a half-written model where a good one was.
         """
-        from embedlab import __version__
-
         self._require_fitted()
         with atomic_folder(path) as tmp:
             extra = self._save_state(tmp)
@@ -288,7 +287,7 @@ class Embedder(ABC):
                 "method": self.method,
                 "name": self.name,
                 "dim": self.dim,
-                "params": _jsonable(self.params),
+                "params": jsonable(self.params),
                 "embedlab_version": __version__,
                 **extra,
             }
@@ -298,8 +297,6 @@ class Embedder(ABC):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Embedder:
         """Load a folder written by :meth:`save`; the method recorded there picks the class."""
-        from embedlab.embedders.registry import method_class
-
         folder = Path(path)
         meta = read_model_meta(folder)
         klass = method_class(meta["method"])
@@ -323,102 +320,3 @@ class Embedder(ABC):
                 "re-save the model",
             )
         return model
-
-
-@contextmanager
-def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path`` that replaces ``path`` only if the block succeeds.
-
-    A crash or an error mid-write never leaves a half-written folder where a good one was.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            target.rename(backup)
-            tmp.rename(target)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def read_model_meta(folder: Path) -> dict[str, Any]:
-    """Read and check ``embedlab.json``; every failure names the file and what to do."""
-    meta_path = folder / MODEL_FILE
-    if not folder.is_dir():
-        raise ModelFormatError(f"{folder} is not a folder", "pass the folder a model was saved to")
-    if not meta_path.is_file():
-        raise ModelFormatError(
-            f"{folder} has no {MODEL_FILE}, so it is not a saved embedlab model",
-            "pass a folder written by Embedder.save(), or a Hugging Face model folder",
-        )
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(
-            f"{meta_path} is not valid JSON ({exc})", "re-save the model; the file is corrupt"
-        ) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or "method" not in meta:
-        raise ModelFormatError(
-            f"{meta_path} is not an embedlab model description", "re-save the model"
-        )
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFormatError(
-            f"{folder} was saved by a newer embedlab (format {meta['format_version']})",
-            "upgrade embedlab to load it",
-        )
-    return meta
-
-
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, tuple):
-            value = list(value)
-        if isinstance(value, Path):
-            value = str(value)
-        out[key] = value
-    return out
-
-
-def save_array(folder: Path, name: str, array: np.ndarray) -> str:
-    """Save one array as ``.npy`` (never pickled) and return its file name."""
-    file_name = f"{name}.npy"
-    np.save(folder / file_name, np.ascontiguousarray(array), allow_pickle=False)
-    return file_name
-
-
-def load_array(folder: Path, file_name: str) -> np.ndarray:
-    """Load an ``.npy`` written by :func:`save_array`; pickled object arrays are refused."""
-    path = folder / file_name
-    if not path.is_file():
-        raise ModelFormatError(f"{path} is missing", "re-save the model; the folder is incomplete")
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ModelFormatError(
-            f"{path} is not a valid .npy array ({exc})", "re-save the model"
-        ) from None
-
-
-def save_json(folder: Path, name: str, data: Any) -> str:
-    file_name = f"{name}.json"
-    (folder / file_name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    return file_name
-
-
-def load_json(folder: Path, file_name: str) -> Any:
-    path = folder / file_name
-    if not path.is_file():
-        raise ModelFormatError(f"{path} is missing", "re-save the model; the folder is incomplete")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"{path} is not valid JSON ({exc})", "re-save the model") from None

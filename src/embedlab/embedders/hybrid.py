@@ -29,6 +29,7 @@ import numpy as np
 
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts
 from embedlab.errors import EmbedlabError, InputError, ModelFormatError, NotFittedError
+from embedlab.loading import load
 
 PartsArg = Sequence[Embedder | str] | Mapping[str, Embedder | str]
 WeightsArg = Sequence[float] | Mapping[str, float]
@@ -250,7 +251,6 @@ class HybridEmbedder(Embedder):
 
 def _resolve_parts(parts: Any) -> tuple[list[str], list[Embedder]]:
     """Names and ready embedders from a list or dict of embedders or load specs."""
-    from embedlab.embedders.registry import load
 
     example = "e.g. parts=[embedlab.load('tfidf'), embedlab.load('minilm')]"
     if isinstance(parts, Mapping):

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
+from embedlab._version import __version__
 from embedlab.embedders.base import Embedder, TokenEmbeddings
 from embedlab.errors import EmbedlabError, InputError, ModelFormatError, UnknownModelError
+from embedlab.progress import progress_bar
 
 if TYPE_CHECKING:
     import httpx
@@ -222,7 +224,6 @@ class RemoteEmbedder(Embedder):
 
     def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         """Send requests of ``self.params['batch_size']`` texts, up to ``max_concurrency`` at once."""
-        from embedlab.progress import progress_bar
 
         size = self.params["batch_size"]
         chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
@@ -256,8 +257,6 @@ class RemoteEmbedder(Embedder):
     def _http(self) -> httpx.Client:
         """One connection pool per embedder, shared by its worker threads (httpx is thread-safe)."""
         import httpx
-
-        from embedlab import __version__
 
         with self._lock:
             if self._client is None:

@@ -20,16 +20,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
-from embedlab.embedders.base import (
-    Embedder,
-    TokenEmbeddings,
-    check_texts,
-    load_array,
-    load_json,
-    save_array,
-    save_json,
-)
+from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts
+from embedlab.embedders.saving import load_array, load_json, save_array, save_json
 from embedlab.errors import InputError, ModelFormatError
+from embedlab.progress import progress_bar
+from embedlab.text.readers import read_texts
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -194,7 +189,6 @@ class _VocabularyEmbedder(Embedder):
         ``corpus`` is any iterable of strings (a list, a generator) or a path to a .txt/.jsonl/
         .csv/.parquet file; ``y`` is ignored (it is there for scikit-learn pipelines).
         """
-        from embedlab.progress import progress_bar
 
         settings = self._settings()
         texts = self._open_corpus(corpus)
@@ -240,8 +234,6 @@ class _VocabularyEmbedder(Embedder):
                 "pass a list of texts, e.g. fit([text]), or a pathlib.Path to a corpus file",
             )
         if isinstance(corpus, os.PathLike):
-            from embedlab.text.readers import read_texts
-
             return read_texts(Path(corpus), skip_empty=True)
         if isinstance(corpus, np.ndarray):
             return corpus.tolist()

@@ -3,7 +3,7 @@
 - ``StaticEmbedder`` runs a model2vec folder (subword vectors, e.g. distilled from MiniLM) as one
   small numpy class, matching ``model2vec.StaticModel.encode`` without importing model2vec.
 - ``WordVectors`` and ``WordVectorEmbedder`` (word vectors with gensim's verbs, averaged into text
-  vectors) live in :mod:`embedlab.embedders.word_vectors` and are re-exported here; the trained
+  vectors) live in :mod:`embedlab.embedders.words.vectors` and are re-exported here; the trained
   word models are in ``gensim_models``, ``doc2vec`` and ``glove``, file formats in
   ``word_formats``.
 
@@ -28,7 +28,7 @@ from embedlab.embedders.base import (
     check_texts,
     l2_normalize,
 )
-from embedlab.embedders.word_vectors import WordVectorEmbedder, WordVectors
+from embedlab.embedders.words.vectors import WordVectorEmbedder, WordVectors
 from embedlab.errors import ModelFormatError, UnknownModelError, UnknownWordError
 
 __all__ = ["StaticEmbedder", "UnknownWordError", "WordVectorEmbedder", "WordVectors"]

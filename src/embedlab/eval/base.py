@@ -17,6 +17,7 @@ import numpy as np
 
 from embedlab.embedders.base import Embedder
 from embedlab.errors import InputError, UnknownModelError
+from embedlab.loading import load
 
 # Task name -> "module:Class"; imported on first use so listing tasks stays cheap.
 _TASKS: dict[str, str] = {
@@ -144,7 +145,6 @@ def embed_for_task(model: Embedder, texts: list[str], *, batch_size: int = 32) -
 
 def run(model: str | Embedder, tasks: list[str | Task], **options: Any) -> list[TaskResult]:
     """Run ``tasks`` (names or Task objects) on ``model`` (a name or an Embedder)."""
-    from embedlab.embedders.registry import load
 
     embedder = load(model) if not isinstance(model, Embedder) else model
     results = []

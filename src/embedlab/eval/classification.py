@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from embedlab.embedders.base import Embedder
 from embedlab.eval.base import Task, embed_for_task
+from embedlab.eval.datasets import sentiment
 from embedlab.eval.labelled import stratified_sample, user_labelled
 
 STANDARD_SIZE = 2000  # movie-review sentences sampled from the 10,568 with a non-zero valence
@@ -29,7 +30,6 @@ class Classification(Task):
         if self.data is not None:
             texts, labels = user_labelled(self.data, self.text_field, self.label_field)
             return stratified_sample(texts, labels, self.limit)
-        from embedlab.eval.datasets import sentiment
 
         texts, labels = sentiment("movies")
         return stratified_sample(texts, labels, self.limit or STANDARD_SIZE)

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from embedlab.embedders.base import Embedder, l2_normalize
 from embedlab.eval.base import Task, embed_for_task
+from embedlab.eval.datasets import domains
 from embedlab.eval.labelled import stratified_sample, user_labelled
 
 
@@ -19,7 +20,6 @@ class Clustering(Task):
         if self.data is not None:
             texts, labels = user_labelled(self.data, self.text_field, self.label_field)
             return stratified_sample(texts, labels, self.limit)
-        from embedlab.eval.datasets import domains
 
         texts, labels = domains(per_domain=500)
         return stratified_sample(texts, labels, self.limit)

@@ -18,6 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import embedlab
+from embedlab._version import __version__
+from embedlab.eval.base import get_task
+from embedlab.eval.datasets import sts_benchmark
+from embedlab.paths import cache_home
+from embedlab.progress import progress_bar
+
 DEFAULT_MODELS = (
     "tfidf",
     "glove-50d",
@@ -51,20 +58,17 @@ class ModelReport:
 
 def load_spec(spec: str) -> Any:
     """``name`` or ``name@runtime`` (e.g. ``minilm@onnx-int8``) to a loaded Embedder."""
-    import embedlab
 
     name, _, runtime = spec.partition("@")
     return embedlab.load(name, runtime=runtime) if runtime else embedlab.load(name)
 
 
 def _cache_dir() -> Path:
-    from embedlab.models.catalogue import cache_home
 
     return cache_home() / "compare"
 
 
 def _cache_key(spec: str, item: str, data_key: str) -> str:
-    from embedlab import __version__
 
     model_id = spec
     path = Path(spec.partition("@")[0])
@@ -75,7 +79,6 @@ def _cache_key(spec: str, item: str, data_key: str) -> str:
 
 
 def _speed_texts() -> list[str]:
-    from embedlab.eval.datasets import sts_benchmark
 
     sentences = list(dict.fromkeys(s for a, b, _ in sts_benchmark("test") for s in (a, b)))
     return sentences[:SPEED_SENTENCES]
@@ -83,7 +86,6 @@ def _speed_texts() -> list[str]:
 
 def measure(spec: str, tasks: list[str], limit: int | None) -> dict[str, Any]:
     """Run in the child: load, time the embedding of fixed real sentences, then each task."""
-    from embedlab.eval.base import get_task
 
     started = time.perf_counter()
     model = load_spec(spec)
@@ -121,8 +123,6 @@ def compare(
     progress: bool = False,
 ) -> list[ModelReport]:
     """Measure every model on every task; cached results are reused unless ``fresh``."""
-    from embedlab.eval.base import get_task
-    from embedlab.progress import progress_bar
 
     cache = _cache_dir()
     cache.mkdir(parents=True, exist_ok=True)

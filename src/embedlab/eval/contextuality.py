@@ -19,7 +19,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from embedlab.embedders.base import Embedder, TokenEmbeddings, l2_normalize
+from embedlab.errors import InputError
 from embedlab.eval.base import Task
+from embedlab.eval.datasets import sts_benchmark
+from embedlab.text.readers import read_texts
 
 STOPWORDS = frozenset(
     [
@@ -125,12 +128,9 @@ class Contextuality(Task):
 
     def load(self) -> list[str]:
         if self.data is not None:
-            from embedlab.text.readers import read_texts
-
             return list(
                 dict.fromkeys(read_texts(self.data, field=self.text_field, skip_empty=True))
             )
-        from embedlab.eval.datasets import sts_benchmark
 
         return list(dict.fromkeys(s for a, b, _ in sts_benchmark("test") for s in (a, b)))
 
@@ -165,8 +165,6 @@ class Contextuality(Task):
                 per_word[word] = _mean_pairwise_cosine(kept)
                 pooled.append(kept)
         if not per_word:
-            from embedlab.errors import InputError
-
             raise InputError(
                 "no word had two or more usable contexts", "use more sentences or another model"
             )

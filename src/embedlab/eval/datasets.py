@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from embedlab.errors import ModelNotInstalledError
+from embedlab.errors import EmbedlabError, ModelNotInstalledError
+from embedlab.paths import cache_home
 
 
 def package_dir(module: str, install: str) -> Path:
@@ -58,7 +59,6 @@ VADER_DOMAINS = {
 
 
 def data_home() -> Path:
-    from embedlab.models.catalogue import cache_home
 
     return cache_home() / "data"
 
@@ -74,8 +74,6 @@ def vader_dir() -> Path:
     import sys
     import tarfile
     import tempfile
-
-    from embedlab.errors import EmbedlabError
 
     target = data_home() / "vader-ground-truth"
     if (target / "movieReviewSnippets_GroundTruth.txt").is_file():

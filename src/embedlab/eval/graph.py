@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from embedlab.errors import InputError
+from embedlab.eval.classification import probe_scores
 
 
 def node_classification(
@@ -23,7 +24,6 @@ def node_classification(
 ) -> dict[str, float]:
     """Accuracy and macro-F1 of a cross-validated probe predicting ``labels[node]`` from the
     node vectors of a fitted graph ``model``; ``majority`` is the baseline to beat."""
-    from embedlab.eval.classification import probe_scores
 
     nodes = [str(node) for node in labels]
     names = [str(label) for label in labels.values()]

@@ -6,13 +6,13 @@ import random
 from pathlib import Path
 
 from embedlab.errors import DataFormatError, InputError
+from embedlab.text.readers import read_columns
 
 
 def user_labelled(
     path: Path, text_field: str | None, label_field: str | None
 ) -> tuple[list[str], list[str]]:
     """Texts and labels (as strings) from the user's .csv/.jsonl/.parquet file."""
-    from embedlab.text.readers import read_columns
 
     if not text_field or not label_field:
         raise InputError(

@@ -14,6 +14,8 @@ import numpy as np
 from embedlab.embedders.base import Embedder, l2_normalize
 from embedlab.errors import DataFormatError, InputError
 from embedlab.eval.base import Task, embed_for_task
+from embedlab.eval.datasets import sts_benchmark
+from embedlab.text.readers import read_columns
 
 POSITIVE_MIN, NEGATIVE_MAX = 4.0, 1.5
 TRUE_LABELS = {"1", "true", "yes", "duplicate", "paraphrase", "1.0"}
@@ -25,8 +27,6 @@ class PairClassification(Task):
 
     def load(self) -> tuple[list[str], list[str], list[int]]:
         if self.data is not None:
-            from embedlab.text.readers import read_columns
-
             fields = (self.text_field or "").split(",")
             if len(fields) != 2 or not self.label_field:
                 raise InputError(
@@ -41,8 +41,6 @@ class PairClassification(Task):
                 )
             a, b = [str(t) for t in cols[fields[0]]], [str(t) for t in cols[fields[1]]]
         else:
-            from embedlab.eval.datasets import sts_benchmark
-
             kept = [
                 (x, y, int(s >= POSITIVE_MIN))
                 for x, y, s in sts_benchmark("test")

@@ -11,9 +11,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from embedlab.apps.search import top_k
 from embedlab.embedders.base import Embedder
 from embedlab.errors import InputError
 from embedlab.eval.base import Task, embed_for_task
+from embedlab.eval.datasets import sts_benchmark
+from embedlab.text.readers import read_columns
 
 RELEVANT_SCORE = 4.0
 
@@ -25,8 +28,6 @@ class Retrieval(Task):
     def load(self) -> tuple[list[str], list[str], list[set[int]]]:
         """Queries, corpus, and for each query the set of relevant corpus indices."""
         if self.data is not None:
-            from embedlab.text.readers import read_columns
-
             if not self.text_field or not self.label_field:
                 raise InputError(
                     "retrieval data needs a query column and a relevant-document column",
@@ -35,8 +36,6 @@ class Retrieval(Task):
             cols = read_columns(self.data, [self.text_field, self.label_field])
             pairs = list(zip(cols[self.text_field], cols[self.label_field], strict=True))
         else:
-            from embedlab.eval.datasets import sts_benchmark
-
             split = sts_benchmark("test")
             pairs = [(a, b) for a, b, score in split if score >= RELEVANT_SCORE]
             corpus_extra = [b for _, b, _ in split]
@@ -78,7 +77,6 @@ def retrieval_scores(
     ks: tuple[int, ...] = (1, 5, 10),
 ) -> dict[str, float]:
     """Binary-relevance nDCG@10, MRR@10 and recall@k from cosine rankings."""
-    from embedlab.apps.search import top_k
 
     depth = max(*ks, 10)
     ranked, _ = top_k(queries, documents, depth)

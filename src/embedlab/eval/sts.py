@@ -17,6 +17,8 @@ import numpy as np
 from embedlab.embedders.base import Embedder, l2_normalize
 from embedlab.errors import DataFormatError, InputError
 from embedlab.eval.base import Task, embed_for_task
+from embedlab.eval.datasets import sts_benchmark
+from embedlab.text.readers import read_columns
 
 SPLITS = ("train", "dev", "test")
 DEFAULT_TEXT_FIELDS = ("sentence1", "sentence2")
@@ -56,12 +58,7 @@ class STSBenchmark(Task):
 
     def pairs(self) -> list[tuple[str, str, float]]:
         """The (sentence1, sentence2, gold score) pairs this task scores, after ``limit``."""
-        if self.data is None:
-            from embedlab.eval.datasets import sts_benchmark
-
-            pairs = sts_benchmark(self.split)
-        else:
-            pairs = self._read_user_pairs(self.data)
+        pairs = sts_benchmark(self.split) if self.data is None else self._read_user_pairs(self.data)
         if self.limit is not None:
             pairs = pairs[: self.limit]
         if len(pairs) < 2:
@@ -72,7 +69,6 @@ class STSBenchmark(Task):
         return pairs
 
     def _read_user_pairs(self, path: Path) -> list[tuple[str, str, float]]:
-        from embedlab.text.readers import read_columns
 
         fields = DEFAULT_TEXT_FIELDS
         if self.text_field:

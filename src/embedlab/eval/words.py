@@ -1,6 +1,6 @@
 """Word-level evaluation: WordSim353 and SimLex-999 (Spearman), Google analogies (accuracy).
 
-Word models (anything with a :class:`~embedlab.embedders.word_vectors.WordVectors`) are scored
+Word models (anything with a :class:`~embedlab.embedders.words.vectors.WordVectors`) are scored
 on their own vocabulary, as gensim's ``evaluate_word_pairs`` and ``evaluate_word_analogies`` do:
 pairs and questions with a word outside it are skipped and counted, never guessed. Any other
 embedder is scored by embedding each word as a one-word text; for analogies its candidates are
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from embedlab.embedders.base import Embedder, l2_normalize
+from embedlab.embedders.words.vectors import WordVectors
 from embedlab.errors import DataFormatError, InputError
 from embedlab.eval.base import Task
 from embedlab.eval.datasets import gensim_test_file
@@ -91,7 +92,6 @@ class WordSpace:
     """Unit vectors for words, from a word model's vocabulary or by embedding each word."""
 
     def __init__(self, model: Embedder) -> None:
-        from embedlab.embedders.word_vectors import WordVectors
 
         self.model = model
         kv = getattr(model, "vectors", None)

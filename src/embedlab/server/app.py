@@ -14,14 +14,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from embedlab import __version__
+from embedlab._version import __version__
+from embedlab.server import collections_api, jobs_api, openai_api, ops_api, tokenize_api
 from embedlab.server.auth import ApiKeys
 from embedlab.server.batching import Batcher
 from embedlab.server.config import ENV_CONFIG, ServerConfig
 from embedlab.server.errors import install_error_handlers
+from embedlab.server.fastpath import EmbeddingsFastPath
+from embedlab.server.jobs import JobManager
 from embedlab.server.limits import BodySizeLimit, RateLimiter
 from embedlab.server.metrics import Metrics, MetricsMiddleware
 from embedlab.server.models import ServedModel, load_models, model_lookup
+from embedlab.server.proxy import batcher_submitter
 from embedlab.server.state import ServerState
 
 log = logging.getLogger("embedlab.server")
@@ -72,14 +76,11 @@ def create_app(
     app.state.embedlab = state
     install_error_handlers(app)
 
-    from embedlab.server import collections_api, jobs_api, openai_api, ops_api, tokenize_api
-
     app.include_router(ops_api.router)
     app.include_router(openai_api.router)
     app.include_router(tokenize_api.router)
     app.include_router(jobs_api.router)
     app.include_router(collections_api.router)
-    from embedlab.server.fastpath import EmbeddingsFastPath
 
     app.add_middleware(EmbeddingsFastPath)  # innermost: inside the limits and the metrics
     app.add_middleware(
@@ -90,8 +91,6 @@ def create_app(
 
 
 async def _start(state: ServerState) -> None:
-    from embedlab.server.jobs import JobManager
-    from embedlab.server.proxy import batcher_submitter
 
     config = state.config
     for model in state.models.values():
@@ -111,7 +110,6 @@ async def _start(state: ServerState) -> None:
         submitter=batcher_submitter(loop, state.batcher, state.token_limit),
         chunk_rows=config.job_chunk_rows,
     )
-    from embedlab.server import collections_api
 
     await collections_api.start(state)  # before the jobs runner: some jobs fill collections
     state.jobs.start()
@@ -126,7 +124,6 @@ async def _stop(state: ServerState) -> None:
         await batcher.stop()
     if state.jobs is not None:
         await asyncio.to_thread(state.jobs.join, 10.0)
-    from embedlab.server import collections_api
 
     await collections_api.stop(state)
 

@@ -23,12 +23,23 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
+from embedlab.data import sample_texts
+from embedlab.paths import cache_home
 from embedlab.server.auth import require_api_key
 from embedlab.server.errors import ApiError
 from embedlab.server.limits import check_inputs
 from embedlab.server.models import ServedModel
 from embedlab.server.proxy import BatcherEmbedder, batcher_submitter
 from embedlab.server.state import ServerState, get_state
+from embedlab.store import (
+    Collection,
+    UnknownCollectionError,
+    create_collection,
+    drop_collection,
+    list_collections,
+    open_collection,
+)
+from embedlab.store.config import check_name
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["Collections"])
 T = TypeVar("T")
@@ -78,12 +89,10 @@ class Collections:
             return self._locks.setdefault(name, threading.Lock())
 
     def names(self) -> list[str]:
-        from embedlab.store import list_collections
 
         return list_collections(self.location)
 
     def create(self, name: str, served: ServedModel, **options: Any) -> Any:
-        from embedlab.store import create_collection
 
         location, coll_name = self._where(name)
         embedder = BatcherEmbedder(served, self.submitter(served), name=served.embedder.name)
@@ -101,8 +110,6 @@ class Collections:
         ``embeds``: the action embeds texts, which needs the collection's model to be served
         here (the store would otherwise load a second copy outside the batcher).
         """
-        from embedlab.store import Collection, open_collection
-        from embedlab.store.config import check_name
 
         check_name(name)
         with self._lock(name):
@@ -125,7 +132,6 @@ class Collections:
         is created now with ``requested`` (or the first served model), so a bad name or an
         unserved model is refused when the job is submitted, not when it runs.
         """
-        from embedlab.store import UnknownCollectionError
 
         try:
             model = self.run(name, lambda c: c.model)
@@ -160,7 +166,6 @@ class Collections:
         return found[0]
 
     def drop(self, name: str) -> None:
-        from embedlab.store import drop_collection
 
         with self._lock(name):
             collection = self._open.pop(name, None)
@@ -368,14 +373,12 @@ async def stop(state: ServerState) -> None:
 
 
 def _default_location() -> Path:
-    from embedlab.models.catalogue import cache_home
 
     return cache_home() / "server" / "collections"
 
 
 def build_demo(store: Collections, served: ServedModel) -> None:
     """The ``demo`` collection: the bundled sample sentences, with their topic as metadata."""
-    from embedlab.data import sample_texts
 
     texts = sample_texts()
     collection = store.create(DEMO, served, exist_ok=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import InputError
+from embedlab.paths import cache_home
 
 ENV_KEYS = "EMBEDLAB_API_KEYS"
 ENV_CONFIG = "EMBEDLAB_SERVER_CONFIG"  # JSON of a ServerConfig, for uvicorn worker processes
@@ -132,7 +133,6 @@ class ServerConfig:
     def resolved_jobs_dir(self) -> Path:
         if self.jobs_dir:
             return Path(self.jobs_dir).expanduser()
-        from embedlab.models.catalogue import cache_home
 
         return cache_home() / "server" / "jobs"
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embedlab import errors as lib_errors
+from embedlab.store import errors as store_errors
 
 log = logging.getLogger("embedlab.server")
 
@@ -68,7 +69,6 @@ def error_body(
 
 def from_library_error(exc: lib_errors.EmbedlabError, param: str | None = None) -> ApiError:
     """embedlab's own errors are the caller's fault (4xx), except a broken model install."""
-    from embedlab.store import errors as store_errors
 
     if isinstance(exc, store_errors.UnknownCollectionError):
         return ApiError(404, str(exc), code="collection_not_found", param=param)

@@ -38,12 +38,15 @@ from typing import Any
 
 import numpy as np
 
+from embedlab.batch import embed_file
 from embedlab.errors import EmbedlabError
 from embedlab.server.batching import ShuttingDownError
 from embedlab.server.errors import ApiError
 from embedlab.server.metrics import Metrics
 from embedlab.server.models import ServedModel
 from embedlab.server.proxy import BatcherEmbedder, StoppedError
+from embedlab.store.transfer import iter_source
+from embedlab.text.readers import count_records, input_format
 
 log = logging.getLogger("embedlab.server")
 
@@ -207,7 +210,6 @@ class JobManager:
         metadata_fields: list[str] | None = None,
     ) -> Job:
         """Register a job; an upload is written into the job's folder by ``write_input``."""
-        from embedlab.text.readers import input_format
 
         job_id = f"job-{secrets.token_hex(8)}"
         folder = self.folder / job_id
@@ -310,7 +312,6 @@ class JobManager:
                 self._run(job)
 
     def _run(self, job: Job) -> None:
-        from embedlab.text.readers import count_records
 
         model = self.models.get(job.model)
         if model is None:
@@ -346,7 +347,6 @@ class JobManager:
         log.info("job %s done: %d rows (resumed from %d)", job.id, rows, resumed_from)
 
     def _into_parquet(self, job: Job, embedder: BatcherEmbedder) -> tuple[int, int]:
-        from embedlab.batch import embed_file
 
         result = embed_file(
             job.source,
@@ -363,7 +363,6 @@ class JobManager:
 
     def _into_collection(self, job: Job, embedder: BatcherEmbedder) -> tuple[int, int]:
         """Chunk by chunk: embed (outside the lock), upsert (one commit), count in job.json."""
-        from embedlab.store.transfer import iter_source
 
         store, name = self.collections, job.collection
         if store is None or name is None:

@@ -20,6 +20,8 @@ from embedlab.server.errors import ApiError
 from embedlab.server.jobs import JobManager, resolve_data_path
 from embedlab.server.models import ServedModel
 from embedlab.server.state import ServerState, get_state
+from embedlab.store.config import check_name
+from embedlab.text.readers import FORMATS
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["Batch jobs"])
 
@@ -31,7 +33,6 @@ def _jobs(state: ServerState) -> JobManager:
 
 
 def _upload_suffix(name: str) -> str:
-    from embedlab.text.readers import FORMATS
 
     suffix = PurePath(name).suffix.lower()
     if suffix not in FORMATS:
@@ -136,7 +137,6 @@ async def create_job(
 
 def _collection_target(state: ServerState, name: str, requested: ServedModel | None) -> ServedModel:
     """Check (or create) the target collection; the served model its job must embed with."""
-    from embedlab.store.config import check_name
 
     if state.collections is None:
         raise ApiError(503, "collections are not available on this server", code="unavailable")

@@ -24,13 +24,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+import embedlab
+from embedlab import catalogue
 from embedlab.embedders.base import Embedder
+from embedlab.embedders.transformers.embedder import Encoded, TransformerEmbedder, with_runtime
 from embedlab.errors import InputError, InputTooLongError
 from embedlab.server.errors import ApiError
 from embedlab.text.tokenize import word_tokens
 
 if TYPE_CHECKING:
-    from embedlab.embedders.transformer import Encoded, TransformerEmbedder
+    from embedlab.embedders.transformers.embedder import Encoded, TransformerEmbedder
 
 log = logging.getLogger("embedlab.server")
 
@@ -136,7 +139,6 @@ class TransformerBackend(Backend):
         return Prepared(list(texts), encoded.lengths, encoded)
 
     def compute(self, items: list[Prepared]) -> list[np.ndarray]:
-        from embedlab.embedders.transformer import Encoded
 
         merged = Encoded.concat([cast("Encoded", item.encoded) for item in items])
         vectors = self.model.run(merged, batch_size=self.compute_batch_size)
@@ -145,7 +147,6 @@ class TransformerBackend(Backend):
     @staticmethod
     def suits(embedder: Embedder) -> bool:
         """Sliding windows turn one text into several model inputs: those use ``embed``."""
-        from embedlab.embedders.transformer import TransformerEmbedder
 
         return isinstance(embedder, TransformerEmbedder) and not embedder.params.get(
             "sliding_window"
@@ -266,13 +267,10 @@ def load_model(
     compute_batch_size: int = 32,
 ) -> ServedModel:
     """Load, warm up and wrap one model; unfitted trainable methods are refused."""
-    import embedlab
 
     model_id, spec = parse_spec(entry)
     embedder = embedlab.load(spec)
     if embedder.method == "transformer" and (runtime or threads):
-        from embedlab.embedders.transformer import with_runtime
-
         embedder = with_runtime(embedder, runtime, threads)
     if embedder.trainable and not embedder.is_fitted:
         raise InputError(
@@ -287,7 +285,6 @@ def serve_embedder(
     model_id: str, embedder: Embedder, *, spec: str | None = None, compute_batch_size: int = 32
 ) -> ServedModel:
     """Wrap a ready embedder for serving (warmed up, its fastest correct path chosen)."""
-    from embedlab.models import catalogue
 
     spec = spec or model_id
     embedder.embed(["warm up"])  # load weights now, not on the first request

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from embedlab import __version__
+from embedlab._version import __version__
 from embedlab.server.errors import ApiError
 from embedlab.server.state import get_state
 

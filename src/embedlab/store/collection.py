@@ -28,10 +28,13 @@ from typing import Any
 
 import numpy as np
 
+import embedlab
+from embedlab import catalogue
 from embedlab.embedders.base import Embedder
 from embedlab.errors import InputError, UnknownModelError
+from embedlab.progress import progress_bar
 from embedlab.store.backend import DEFAULT_INCLUDE, INCLUDE_ALL, Backend, Hit, Record, SearchOptions
-from embedlab.store.config import CollectionConfig, check_name
+from embedlab.store.config import STORAGES, CollectionConfig, bytes_per_vector, check_name
 from embedlab.store.errors import (
     DimensionMismatchError,
     DuplicateIdError,
@@ -138,8 +141,6 @@ def create_collection(
     elif model is not None and dim is not None:
         model_name = _canonical_model_name(str(model))  # loaded on first use, not now
     elif model is not None:
-        import embedlab
-
         embedder = embedlab.load(model)
     if embedder is not None:
         model_name = embedder.name
@@ -183,7 +184,6 @@ def create_collection(
 
 def _canonical_model_name(name: str) -> str:
     """The name ``embedlab.load(name).name`` would give a catalogue model, without loading it."""
-    from embedlab.models import catalogue
 
     entry = catalogue.find(name)
     if entry is None:
@@ -302,8 +302,6 @@ class Collection:
     # -- the embedder ----------------------------------------------------------------------------
     def _check_embedder(self, embedder: Embedder | str) -> Embedder:
         if isinstance(embedder, str):
-            import embedlab
-
             embedder = embedlab.load(embedder)
         c = self.config
         if c.model is not None and embedder.name != c.model:
@@ -329,7 +327,6 @@ class Collection:
                     f"collection {c.name!r} has no model, so it cannot embed texts",
                     "pass vectors= (and search with a vector), or create it with model=...",
                 )
-            import embedlab
 
             source = c.extra.get("model_source", c.model)
             try:
@@ -455,7 +452,6 @@ class Collection:
         upsert: bool,
         on_commit: Callable[[list[str]], None] | None = None,
     ) -> list[str]:
-        from embedlab.progress import progress_bar
 
         if isinstance(texts, str):
             texts = [texts]
@@ -727,7 +723,6 @@ class Collection:
 
     def info(self) -> dict[str, Any]:
         """Binding, counts, index state and memory per vector for every storage type."""
-        from embedlab.store.config import STORAGES, bytes_per_vector
 
         c = self.config
         out = {

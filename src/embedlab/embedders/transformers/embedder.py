@@ -1,0 +1,892 @@
+"""Transformer embedders: contextual token vectors from a local Hugging Face model, pooled.
+
+The pipeline is sentence-transformers' own (tokenize with truncation, run the model, pool the last
+hidden state, optionally L2-normalise) rebuilt on plain ``transformers`` so that every stage is
+visible to ``embed_tokens``; for the same folder ``embed`` matches ``SentenceTransformer.encode``.
+Encoders (BERT-style) and decoders (GPT-style, left to right, last-token pooled) both work; any
+layer's token vectors, word vectors and ELMo-style layer mixes are available on torch, and
+sentence vectors also on the ONNX runtimes (:mod:`embedlab.embedders.transformers.onnx.runtime`).
+
+torch and transformers are imported only when a model is first used, and weights are loaded
+lazily: a saved model is rebuilt from its parameters before its own copy of the weights is
+attached, and must never need the folder it was first loaded from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from embedlab._hub import hub_offline
+from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
+from embedlab.embedders.transformers.config import (
+    is_causal_config,
+    quiet_transformers,
+    read_folder_config,
+)
+from embedlab.embedders.transformers.context import merge_subwords
+from embedlab.embedders.transformers.layers import (
+    LayerMix,
+    LayerSpec,
+    check_layer_spec,
+    resolve_layer,
+)
+from embedlab.embedders.transformers.onnx.runtime import (
+    DEFAULT_KEEP_FP32,
+    ExportSpec,
+    OnnxRunner,
+    check_runtime,
+    exported_model,
+    resolve_threads,
+)
+from embedlab.embedders.transformers.pooling import POOLING_MODES, pool
+from embedlab.errors import InputError, InputTooLongError, ModelFormatError
+from embedlab.progress import progress_bar
+
+if TYPE_CHECKING:
+    import torch
+
+    from embedlab.embedders.transformers.context import WordEmbeddings
+
+HF_SUBFOLDER = "hf"
+
+# architectures whose learned positions start after the padding index (so 514 means 512 tokens)
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"}
+# Most padded tokens per batch. With the default batch_size of 32 it binds only for texts over
+# 256 tokens, keeping their batches small; for short sentences batches of 16-32 ran fastest here
+# (128 were 15% slower), so the row limit, not the budget, decides.
+DEFAULT_TOKEN_BUDGET = 8192
+
+
+def _apply_thread_setting(threads: int | None = None) -> None:
+    """Honour ``threads=`` or ``EMBEDLAB_THREADS`` for torch; shared machines often want fewer."""
+    if threads is None:
+        value = os.environ.get("EMBEDLAB_THREADS")
+        if not value:
+            return
+        try:
+            threads = int(value)
+            if threads < 1:
+                raise ValueError
+        except ValueError:
+            raise InputError(
+                f"EMBEDLAB_THREADS must be a positive whole number, got {value!r}",
+                "set it to e.g. 1, or unset it to keep torch's default",
+            ) from None
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+@dataclass
+class _Loaded:
+    """Tokenizer, configuration and resolved settings; the torch weights load on first need."""
+
+    tokenizer: Any
+    config: Any
+    hf_folder: Path
+    pooling: str
+    normalize: bool
+    max_length: int
+    lowercase: bool
+    input_names: tuple[str, ...]
+    causal: bool
+    model: Any = None
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Texts after :meth:`TransformerEmbedder.prepare`: the model's inputs, unpadded, and lengths.
+
+    The hand-over between the stages of :meth:`~TransformerEmbedder.embed`, public so that a
+    server can run them apart (as infinity does): tokenise requests as they arrive while the
+    model runs the last batch, then merge requests (:meth:`concat`) and batch them by length.
+    """
+
+    features: dict[str, list[list[int]]]  # model input name -> one id list per input
+    lengths: list[int]  # tokens per input, special tokens included
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def slice(self, start: int, stop: int) -> Encoded:
+        """Inputs ``start:stop``, e.g. to split a request too large for one batch."""
+        features = {name: rows[start:stop] for name, rows in self.features.items()}
+        return Encoded(features, self.lengths[start:stop])
+
+    @staticmethod
+    def concat(parts: Sequence[Encoded]) -> Encoded:
+        """Several prepared requests as one, in order (one part is returned as it is)."""
+        if len(parts) == 1:
+            return parts[0]
+        features = {
+            name: [row for part in parts for row in part.features[name]]
+            for name in parts[0].features
+        }
+        return Encoded(features, [n for part in parts for n in part.lengths])
+
+
+# settings that change what is loaded (the rest only change how it runs)
+_LOAD_PARAMS = ("model", "pooling", "normalize", "max_length")
+
+
+class TransformerEmbedder(Embedder):
+    """A Hugging Face encoder or decoder from a local folder: hidden states, pooled, maybe normalised.
+
+    ``pooling``, ``normalize`` and ``max_length`` default to what the folder's
+    sentence-transformers configuration says (plain folders: mean pooling for encoders,
+    last-token pooling for causal models, no normalisation, the longest input the model takes).
+
+    Further options, all saved with the model:
+
+    - ``layer``: which hidden state is pooled: None (the last), an index (0 = embedding output),
+      ``"mix"`` (the average of all layers) or a learned :class:`~embedlab.embedders.transformers.layers.LayerMix`.
+    - ``truncate_dim``: keep the first dims only (Matryoshka); re-normalised if ``normalize``.
+    - ``sliding_window``: embed texts longer than ``max_length`` as overlapping windows
+      (``window_stride`` tokens apart, default half a window) and average the window vectors,
+      instead of truncating them.
+    - ``runtime``: ``"torch"``, ``"onnx"`` (fp32) or ``"onnx-int8"``; the ONNX ones export the
+      model once into the cache (see :mod:`embedlab.embedders.transformers.onnx.runtime`).
+    - ``threads``: intra-op threads (else ``$EMBEDLAB_THREADS``; ONNX defaults to the measured
+      best on this machine, torch to its own default).
+    - ``token_budget``: most padded tokens per batch; inputs are sorted by length, so batches
+      of short texts grow and batches of long ones shrink.
+    - ``keep_fp32``: MatMul groups or node-name regexes the int8 runtime leaves in fp32.
+    """
+
+    method = "transformer"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        pooling: str | None = None,
+        normalize: bool | None = None,
+        max_length: int | None = None,
+        layer: LayerSpec = None,
+        truncate_dim: int | None = None,
+        sliding_window: bool = False,
+        window_stride: int | None = None,
+        runtime: str = "torch",
+        threads: int | None = None,
+        token_budget: int | None = None,
+        keep_fp32: list[str] | None = None,
+    ) -> None:
+        if isinstance(layer, LayerMix):
+            layer = layer.to_param()
+        super().__init__(
+            model=str(model),
+            pooling=pooling,
+            normalize=normalize,
+            max_length=max_length,
+            layer=layer,
+            truncate_dim=truncate_dim,
+            sliding_window=bool(sliding_window),
+            window_stride=window_stride,
+            runtime=runtime,
+            threads=threads,
+            token_budget=token_budget,
+            keep_fp32=list(keep_fp32) if keep_fp32 is not None else None,
+        )
+        self._check_params()
+        self._state: _Loaded | None = None
+        self._runner: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+
+    def _check_params(self) -> None:
+        p = self.params
+        if p["pooling"] is not None and p["pooling"] not in POOLING_MODES:
+            raise InputError(
+                f"unknown pooling {p['pooling']!r}", f"use one of {', '.join(POOLING_MODES)}"
+            )
+        if p["max_length"] is not None and (
+            not isinstance(p["max_length"], int) or p["max_length"] < 2
+        ):
+            raise InputError(
+                f"max_length must be a whole number of tokens of at least 2, got {p['max_length']!r}",
+                "leave it unset to use the model's own limit",
+            )
+        for name, hint in (
+            ("truncate_dim", "e.g. 128, at most the model's dimension"),
+            ("window_stride", "e.g. half the model's max_length, or unset"),
+            ("token_budget", f"e.g. {DEFAULT_TOKEN_BUDGET}, or unset"),
+        ):
+            value = p[name]
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InputError(f"{name} must be a positive whole number, got {value!r}", hint)
+        check_runtime(p["runtime"])
+        if p["threads"] is not None:
+            resolve_threads(p["threads"])
+        check_layer_spec(p["layer"])
+        if p["runtime"] != "torch" and p["layer"] not in (None, "last", -1):
+            raise InputError(
+                f"layer selection and mixing run on the torch runtime, not {p['runtime']}",
+                "use runtime='torch' with layer=..., or drop layer= to use the ONNX runtime",
+            )
+        fp32 = p["keep_fp32"]
+        if fp32 is not None and not all(isinstance(x, str) for x in fp32):
+            raise InputError(
+                f"keep_fp32 must be a list of group names or regexes, got {fp32!r}",
+                "use e.g. ['ffn-output'], or [] to quantise everything",
+            )
+
+    def set_params(self, **params: Any) -> TransformerEmbedder:
+        """Change options; what they invalidate (loaded weights, the ONNX session) is dropped."""
+        if isinstance(params.get("layer"), LayerMix):
+            params["layer"] = params["layer"].to_param()
+        old = dict(self.params)
+        self.params.update(params)
+        try:
+            self._check_params()
+        except InputError:
+            self.params = old
+            raise
+        if any(self.params[k] != old.get(k) for k in _LOAD_PARAMS):
+            self._state = None
+        elif self._state is not None and self.params["threads"] != old.get("threads"):
+            _apply_thread_setting(self.params["threads"])  # torch's setting is process-wide
+        self._runner = None
+        return self
+
+    # -- loading ---------------------------------------------------------------------------
+    @property
+    def folder(self) -> Path:
+        return Path(self.params["model"])
+
+    def _loaded(self) -> _Loaded:
+        if self._state is None:
+            self._state = self._load_model()
+        return self._state
+
+    def _load_model(self) -> _Loaded:
+        """Tokenizer and configuration now; weights now only for the torch runtime."""
+        folder_config = read_folder_config(self.folder)
+        _apply_thread_setting(self.params["threads"])
+        hub_offline()
+        from transformers import AutoConfig, AutoTokenizer
+
+        hf_folder = str(folder_config.hf_folder)
+        with quiet_transformers():
+            try:
+                config = AutoConfig.from_pretrained(hf_folder)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ModelFormatError(
+                    f"transformers cannot load the model in {hf_folder} ({_first_line(exc)})",
+                    "embedlab runs architectures that transformers' AutoModel knows, without "
+                    "remote code; check config.json's model_type and the weight files",
+                ) from None
+            if getattr(config, "is_encoder_decoder", False):
+                raise ModelFormatError(
+                    f"{hf_folder} holds an encoder-decoder model ({config.model_type}), which "
+                    "embedlab does not embed with",
+                    "use an encoder (BERT-like) or a decoder-only (GPT-like) model folder",
+                )
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(hf_folder)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ModelFormatError(
+                    f"cannot load a tokenizer from {hf_folder} ({_first_line(exc)})",
+                    "the folder needs tokenizer.json (or vocab files) beside config.json",
+                ) from None
+        if not any(Path(hf_folder).glob("*.safetensors")):
+            raise ModelFormatError(
+                f"{hf_folder} has no .safetensors weights",
+                "embedlab never unpickles weights (pytorch_model.bin); convert the model "
+                "once with save_pretrained(folder, safe_serialization=True)",
+            )
+
+        limit = _model_token_limit(tokenizer, config)
+        max_length = self.params["max_length"] or folder_config.max_length or limit
+        if limit is not None and max_length > limit:
+            raise InputError(
+                f"max_length {max_length} is more than this model takes ({limit} tokens)",
+                f"use max_length <= {limit}",
+            )
+        truncate_dim = self.params["truncate_dim"]
+        if truncate_dim is not None and truncate_dim > config.hidden_size:
+            raise InputError(
+                f"truncate_dim {truncate_dim} is more than the model's {config.hidden_size} dims",
+                f"use truncate_dim <= {config.hidden_size}",
+            )
+        normalize = self.params["normalize"]
+        state = _Loaded(
+            tokenizer=tokenizer,
+            config=config,
+            hf_folder=Path(hf_folder),
+            pooling=self.params["pooling"] or folder_config.pooling,
+            normalize=folder_config.normalize if normalize is None else bool(normalize),
+            max_length=int(max_length or 512),
+            lowercase=folder_config.lowercase,
+            input_names=tuple(tokenizer.model_input_names),
+            causal=is_causal_config(config.to_dict()),
+        )
+        if self.params["runtime"] == "torch":
+            state.model = self._load_weights(state)  # fail now, not at the first embed
+        return state
+
+    def _load_weights(self, state: _Loaded) -> Any:
+        import torch
+
+        hub_offline()
+        from transformers import AutoModel
+
+        hf_folder = str(state.hf_folder)
+        with quiet_transformers():
+            try:
+                model, info = AutoModel.from_pretrained(
+                    hf_folder, dtype=torch.float32, use_safetensors=True, output_loading_info=True
+                )
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise ModelFormatError(
+                    f"transformers cannot load the model in {hf_folder} ({_first_line(exc)})",
+                    "embedlab runs architectures that transformers' AutoModel knows, without "
+                    "remote code; check config.json's model_type and the weight files",
+                ) from None
+        missing = [k for k in info.get("missing_keys", ()) if "pooler" not in k]
+        if missing:
+            raise ModelFormatError(
+                f"the weights in {hf_folder} do not match its config.json "
+                f"({len(missing)} missing, e.g. {sorted(missing)[0]})",
+                "the model would run on random weights; re-export the folder with save_pretrained",
+            )
+        return model.eval()
+
+    def _torch_model(self) -> Any:
+        state = self._loaded()
+        if state.model is None:
+            state.model = self._load_weights(state)
+        return state.model
+
+    def _backend(self) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+        """The function from padded inputs to pooled vectors, for the chosen runtime."""
+        if self._runner is not None:
+            return self._runner
+        state = self._loaded()
+        runtime = self.params["runtime"]
+        if runtime == "torch":
+            self._runner = self._torch_vectors
+            return self._runner
+
+        keep = self.params["keep_fp32"]
+        if keep is None:
+            keep = list(DEFAULT_KEEP_FP32.get(state.config.model_type, ()))
+        spec = ExportSpec(
+            hf_folder=state.hf_folder,
+            model_type=state.config.model_type,
+            input_names=state.input_names,
+            pooling=state.pooling,
+            normalize=state.normalize,
+            quantize=runtime == "onnx-int8",
+            keep_fp32=tuple(keep) if runtime == "onnx-int8" else (),
+        )
+        path = exported_model(spec, self._torch_model)
+        self._runner = OnnxRunner(path, threads=resolve_threads(self.params["threads"]))
+        return self._runner
+
+    @property
+    def onnx_path(self) -> Path | None:
+        """The cached ONNX file this embedder runs (None on the torch runtime)."""
+        runner = self._backend()
+        return getattr(runner, "path", None)
+
+    @property
+    def dim(self) -> int:
+        return int(self.params["truncate_dim"] or self.hidden_size)
+
+    @property
+    def hidden_size(self) -> int:
+        """Width of the model's hidden states (``dim`` unless ``truncate_dim`` cuts it)."""
+        return int(self._loaded().config.hidden_size)
+
+    @property
+    def num_layers(self) -> int:
+        """Transformer layers; there are ``num_layers + 1`` hidden states (embeddings first)."""
+        return int(self._loaded().config.num_hidden_layers)
+
+    @property
+    def is_causal(self) -> bool:
+        """True for decoder-only (GPT-style) models: a token sees only the tokens before it."""
+        return self._loaded().causal
+
+    @property
+    def pooling(self) -> str:
+        return self._loaded().pooling
+
+    @property
+    def normalize(self) -> bool:
+        return self._loaded().normalize
+
+    @property
+    def max_length(self) -> int:
+        return self._loaded().max_length
+
+    @property
+    def runtime(self) -> str:
+        return self.params["runtime"]
+
+    # -- tokenizing ------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        """The Hugging Face tokenizer (e.g. to decode token ids); one thread at a time, as in
+        :meth:`prepare`."""
+        return self._loaded().tokenizer
+
+    def _tokenize(
+        self, texts: list[str], *, truncate: bool = True, limit: int | None = None, **extra: Any
+    ) -> Any:
+        """The tokenizer's encoding, lowercased if the model asks; cut at ``limit`` (default
+        ``max_length``) tokens unless ``truncate`` is False."""
+        state = self._loaded()
+        if state.lowercase:
+            texts = [text.lower() for text in texts]
+        if truncate:
+            extra.update(truncation=True, max_length=limit or state.max_length)
+        return state.tokenizer(texts, **extra)
+
+    def count_tokens(self, text: str) -> int:
+        """Subword tokens of ``text`` with special tokens, untruncated (for chunking budgets)."""
+        with quiet_transformers():  # no "longer than the maximum" warning
+            return len(self._tokenize([text], truncate=False)["input_ids"][0])
+
+    def _special_count(self) -> int:
+        """How many special tokens ([CLS], [SEP], ...) the tokenizer adds to one text."""
+        tokenizer = self._loaded().tokenizer
+        with_special = len(tokenizer("a")["input_ids"])
+        return with_special - len(tokenizer("a", add_special_tokens=False)["input_ids"])
+
+    def windows(self, text: str) -> list[str]:
+        """The pieces ``sliding_window`` embeds for ``text``: itself if it fits, else windows.
+
+        Windows hold at most ``max_length`` tokens with the special tokens, start and end
+        between words (a word is only cut if it alone is longer than a window), and start
+        ``window_stride`` tokens apart (default: half a window, so each token is seen twice).
+        """
+        (text,) = check_texts([text])
+        return self._windows([text])[0]
+
+    def _windows(self, texts: list[str]) -> list[list[str]]:
+        state = self._loaded()
+        if not state.tokenizer.is_fast:
+            raise InputError(
+                "sliding windows need a fast (Rust) tokenizer with character offsets",
+                "give the model folder a tokenizer.json, or leave sliding_window off",
+            )
+        size = state.max_length - self._special_count()
+        stride = self.params["window_stride"] or max(1, size // 2)
+        if stride > size:
+            raise InputError(
+                f"window_stride {stride} is larger than a window ({size} tokens), so text "
+                "between windows would be skipped",
+                f"use window_stride <= {size}",
+            )
+        if state.lowercase:
+            texts = [text.lower() for text in texts]
+        with quiet_transformers():  # no "longer than the maximum" warning: that is the point
+            encoded = state.tokenizer(
+                texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False
+            )
+        out = []
+        for i, text in enumerate(texts):
+            offsets = encoded["offset_mapping"][i]
+            if len(offsets) <= size:
+                out.append([text])
+                continue
+            words = encoded.word_ids(i)
+            out.append(
+                [text[offsets[a][0] : offsets[b - 1][1]] for a, b in _spans(words, size, stride)]
+            )
+        return out
+
+    # -- embedding, in stages --------------------------------------------------------------
+    # embed() is prepare -> plan_batches -> run_batch (each batch) -> finish; the stages are
+    # public so a server can overlap them (tokenise new requests while the model computes).
+    def prepare(
+        self, texts: Sequence[str], *, max_tokens: int | None = None, truncate: bool = True
+    ) -> Encoded:
+        """Stage 1: tokenise, cutting inputs at ``max_tokens`` (default and cap: ``max_length``).
+
+        With ``truncate=False`` an input over the limit raises
+        :class:`~embedlab.errors.InputTooLongError` instead, so a caller can refuse it. Cheap and
+        model-free, but not for two threads at once on one embedder (Hugging Face fast
+        tokenizers are reconfigured per call): threaded callers hold one lock around it.
+        Texts are not validated and not split into sliding windows; ``embed`` does both.
+        """
+        state = self._loaded()
+        limit = min(max_tokens or state.max_length, state.max_length)
+        texts = texts if isinstance(texts, list) else list(texts)
+        encoded = self._tokenize(texts, limit=limit)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        if not truncate:
+            at_limit = [i for i, n in enumerate(lengths) if n >= limit]
+            if at_limit:  # only these can have been cut: count their full length
+                full = self._tokenize([texts[i] for i in at_limit], truncate=False, verbose=False)
+                for i, ids in zip(at_limit, full["input_ids"], strict=True):
+                    if len(ids) > limit:
+                        raise InputTooLongError(i, len(ids), limit)
+        names = [name for name in state.input_names if name in encoded]
+        return Encoded({name: encoded[name] for name in names}, lengths)
+
+    def plan_batches(self, encoded: Encoded, batch_size: int = 32) -> list[np.ndarray]:
+        """Stage 2a: row indices per model call, longest first, at most ``batch_size`` rows and
+        the ``token_budget`` in padded tokens (see :func:`batches_by_budget`)."""
+        budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
+        return batches_by_budget(encoded.lengths, batch_size, budget)
+
+    def run_batch(self, encoded: Encoded, rows: np.ndarray) -> np.ndarray:
+        """Stage 2b: the chosen rows padded and through the model, on the chosen runtime.
+
+        Gives pooled vectors ``(len(rows), hidden_size)``, normalised if the model normalises,
+        before :meth:`finish`.
+        """
+        return self._backend()(self._pad(encoded.features, rows))
+
+    def run(
+        self,
+        encoded: Encoded,
+        *,
+        batch_size: int = 32,
+        advance: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Stage 2: every batch that :meth:`plan_batches` plans, rows back in input order.
+
+        ``advance(n)`` is called after each batch of ``n`` rows (for progress bars).
+        """
+        out = np.empty((len(encoded), self.hidden_size), dtype=np.float32)
+        for rows in self.plan_batches(encoded, batch_size):
+            out[rows] = self.run_batch(encoded, rows)
+            if advance is not None:
+                advance(len(rows))
+        return out
+
+    def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        """The stages in order; sliding windows are averaged between ``run`` and ``finish``."""
+
+        state = self._loaded()
+        if self.params["sliding_window"]:
+            pieces = self._windows(texts)
+            owner = np.repeat(np.arange(len(texts)), [len(p) for p in pieces])
+            encoded = self.prepare([piece for group in pieces for piece in group])
+        else:
+            owner = np.arange(len(texts))
+            encoded = self.prepare(texts)
+        n = len(encoded)
+        label = f"embedding with {self.name}" + (f" ({n:,} windows)" if n != len(texts) else "")
+        with progress_bar(label, n, enabled=progress) as advance:
+            rows_out = self.run(encoded, batch_size=batch_size, advance=advance)
+        if n != len(texts):  # average each text's windows
+            out = np.zeros((len(texts), rows_out.shape[1]), dtype=np.float64)
+            np.add.at(out, owner, rows_out)
+            out /= np.bincount(owner, minlength=len(texts))[:, None]
+            rows_out = l2_normalize(out.astype(np.float32)) if state.normalize else out
+        return self.finish(rows_out.astype(np.float32, copy=False))
+
+    def finish(self, vectors: np.ndarray) -> np.ndarray:
+        """Stage 3: Matryoshka truncation (``truncate_dim``): keep the first dims, re-normalised
+        if the model normalises; unchanged otherwise."""
+        cut = self.params["truncate_dim"]
+        if cut is None or cut >= vectors.shape[1]:
+            return vectors
+        vectors = np.ascontiguousarray(vectors[:, :cut])
+        return l2_normalize(vectors) if self._loaded().normalize else vectors
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        return self._embed_all(texts, len(texts), False)
+
+    def _torch_vectors(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """Pooled (and normalised) vectors of one padded batch, on torch."""
+        import torch
+
+        state = self._loaded()
+        inputs = {name: torch.from_numpy(array) for name, array in feed.items()}
+        with torch.inference_mode():
+            layer = resolve_layer(self.params["layer"], self.num_layers + 1)
+            hidden = self._hidden(inputs, layer)
+            pooled = pool(hidden, inputs["attention_mask"], state.pooling)
+            if state.normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return pooled.float().numpy()
+
+    def _hidden(self, inputs: dict[str, torch.Tensor], layer: int | LayerMix | None) -> Any:
+        """The hidden state pooling reads: the last, one chosen layer, or a mix of all."""
+        model = self._torch_model()
+        if layer is None:
+            return model(**inputs).last_hidden_state
+        states = model(**inputs, output_hidden_states=True).hidden_states
+        return layer.apply_torch(states) if isinstance(layer, LayerMix) else states[layer]
+
+    def _pad(self, encoded: Mapping[str, Any], rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Pad the chosen rows to the longest among them, on the tokenizer's padding side."""
+        state = self._loaded()
+        tokenizer = state.tokenizer
+        ids = [encoded["input_ids"][i] for i in rows]
+        width = max(len(x) for x in ids)
+        lengths = np.array([len(x) for x in ids])
+        left = tokenizer.padding_side == "left"
+        positions = np.arange(width)
+        mask = positions >= width - lengths[:, None] if left else positions < lengths[:, None]
+        feed: dict[str, np.ndarray] = {}
+        for name in state.input_names:
+            if name == "attention_mask":
+                feed[name] = mask.astype(np.int64)
+                continue
+            pad = (tokenizer.pad_token_id or 0) if name == "input_ids" else 0
+            matrix = np.full((len(rows), width), pad, dtype=np.int64)
+            if name in encoded:
+                for r, i in enumerate(rows):
+                    seq = encoded[name][i]
+                    if left:
+                        matrix[r, width - len(seq) :] = seq
+                    else:
+                        matrix[r, : len(seq)] = seq
+            feed[name] = matrix
+        if "attention_mask" not in feed:
+            feed["attention_mask"] = mask.astype(np.int64)
+        return feed
+
+    # -- tokens, layers and words ----------------------------------------------------------
+    def _all_states(self, text: str) -> tuple[Any, tuple[Any, ...]]:
+        """(encoding, every hidden state of the one text) on torch."""
+        import torch
+
+        state = self._loaded()
+        encoded = self._tokenize([text], return_offsets_mapping=state.tokenizer.is_fast)
+        inputs = {k: torch.from_numpy(v) for k, v in self._pad(encoded, np.arange(1)).items()}
+        with torch.inference_mode():
+            states = self._torch_model()(**inputs, output_hidden_states=True).hidden_states
+        return encoded, states
+
+    def hidden_states(self, text: str) -> np.ndarray:
+        """Every layer's token vectors ``(num_layers + 1, tokens, hidden)``; 0 is the embeddings."""
+        (text,) = check_texts([text])
+        _, states = self._all_states(text)
+        return np.stack([s[0].float().numpy() for s in states])
+
+    def embed_tokens(self, text: str, layer: LayerSpec = None) -> TokenEmbeddings:
+        """Each subword with its table row and contextual vector, and the pooled vector.
+
+        ``layer`` picks the contextual vectors shown and pooled (see the class docstring); by
+        default the model's own setting, and then ``vector`` equals ``embed(text)``.
+        """
+        (text,) = check_texts([text])
+        state = self._loaded()
+        encoded, states = self._all_states(text)
+        own = layer is None
+        chosen = resolve_layer(self.params["layer"] if own else layer, len(states))
+        if isinstance(chosen, LayerMix):
+            contextual = chosen.apply(np.stack([s[0].float().numpy() for s in states]))
+        else:
+            contextual = states[-1 if chosen is None else chosen][0].float().numpy()
+        ids = list(encoded["input_ids"][0])
+        notes = []
+        with quiet_transformers():  # no "longer than the maximum" warning: we note it below
+            full = len(self._tokenize([text], truncate=False)["input_ids"][0])
+        windows = 1
+        if full > len(ids):
+            windows = len(self._windows([text])[0]) if self.params["sliding_window"] else 1
+            notes.append(f"truncated to {len(ids)} tokens (the text has {full})")
+            if windows > 1:
+                notes.append(f"embed() averages {windows} overlapping windows of this text")
+        if state.lowercase:
+            notes.append("lowercased before tokenizing, as the model's configuration asks")
+        if chosen is not None:
+            notes.append(_layer_note(chosen, len(states) - 1))
+        if own and (windows > 1 or self.runtime != "torch"):
+            vector = self._embed_all([text], 1, False)[0]
+            if self.runtime != "torch":
+                notes.append(
+                    f"the vector comes from the {self.runtime} runtime, the rest from torch"
+                )
+        else:
+            import torch
+
+            pooled = pool(
+                torch.from_numpy(contextual[None]), torch.ones(1, len(ids)), state.pooling
+            )
+            if state.normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            vector = self.finish(pooled.float().numpy())[0]
+        offsets = encoded.get("offset_mapping")
+        table = self._torch_model().get_input_embeddings().weight
+        pooling = state.pooling + (" + l2-normalise" if state.normalize else "")
+        if self.params["truncate_dim"]:
+            pooling += f" + first {self.params['truncate_dim']} dims"
+        return TokenEmbeddings(
+            text=text,
+            model=self.name,
+            tokens=state.tokenizer.convert_ids_to_tokens(ids),
+            ids=ids,
+            lookup=table[ids].detach().float().numpy(),
+            vector=vector,
+            pooling=pooling,
+            offsets=[tuple(o) for o in offsets[0]] if offsets is not None else None,
+            contextual=contextual,
+            notes=notes,
+        )
+
+    def embed_words(self, text: str, layer: LayerSpec = None) -> WordEmbeddings:
+        """Word-level vectors: the mean of each word's subword vectors (at ``layer``)."""
+
+        walk = self.embed_tokens(text, layer=layer)
+        encoded = self._tokenize([walk.text], return_offsets_mapping=True)
+        word_ids = encoded.word_ids(0) if self._loaded().tokenizer.is_fast else None
+        return merge_subwords(walk, word_ids)
+
+    def layer_features(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Each text pooled at every layer, ``(n, num_layers + 1, hidden)``, for learning mixes.
+
+        Not normalised, since mixing happens before normalisation; long texts are truncated.
+        """
+        import torch
+
+        items = check_texts(texts)
+        state = self._loaded()
+        encoded = self.prepare(items)
+        out = np.empty((len(items), self.num_layers + 1, self.hidden_size), dtype=np.float32)
+        for rows in self.plan_batches(encoded, batch_size):
+            feed = {k: torch.from_numpy(v) for k, v in self._pad(encoded.features, rows).items()}
+            with torch.inference_mode():
+                states = self._torch_model()(**feed, output_hidden_states=True).hidden_states
+                pooled = [pool(s, feed["attention_mask"], state.pooling) for s in states]
+            out[rows] = torch.stack(pooled, dim=1).float().numpy()
+        return out
+
+    # -- persistence -----------------------------------------------------------------------
+    def _save_state(self, folder: Path) -> dict[str, Any]:
+        """Write a self-contained sentence-transformers folder (safetensors, no pickle)."""
+        state = self._loaded()
+        model = self._torch_model()
+        target = folder / HF_SUBFOLDER
+        with quiet_transformers():
+            model.save_pretrained(target, safe_serialization=True)
+            state.tokenizer.save_pretrained(target)
+        kinds = ["Transformer", "Pooling"] + (["Normalize"] if state.normalize else [])
+        paths = {"Transformer": "", "Pooling": "1_Pooling", "Normalize": "2_Normalize"}
+        modules = [
+            {
+                "idx": i,
+                "name": str(i),
+                "path": paths[k],
+                "type": f"sentence_transformers.models.{k}",
+            }
+            for i, k in enumerate(kinds)
+        ]
+        if state.normalize:
+            (target / "2_Normalize").mkdir()
+        (target / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
+        (target / "1_Pooling").mkdir()
+        pooling = {"word_embedding_dimension": self.hidden_size, "pooling_mode": state.pooling}
+        (target / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2), "utf-8")
+        st_config = {"max_seq_length": state.max_length, "do_lower_case": state.lowercase}
+        (target / "sentence_bert_config.json").write_text(json.dumps(st_config, indent=2), "utf-8")
+        return {"weights": HF_SUBFOLDER, "source_model": self.params["model"]}
+
+    def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
+        hf = folder / meta.get("weights", HF_SUBFOLDER)
+        if not hf.is_dir():
+            raise ModelFormatError(
+                f"{hf} is missing", "re-save the model; the folder is incomplete"
+            )
+        self.params["model"] = str(hf)
+        self._state = None
+        self._runner = None
+
+
+def _spans(word_ids: list[int | None], size: int, stride: int) -> list[tuple[int, int]]:
+    """Token windows ``[start, end)`` of at most ``size``, ``stride`` apart, cut between words."""
+    n = len(word_ids)
+
+    def word_start(i: int) -> bool:
+        return i <= 0 or i >= n or word_ids[i] is None or word_ids[i] != word_ids[i - 1]
+
+    spans = []
+    start = 0
+    while True:
+        end = min(start + size, n)
+        if end < n:
+            cut = end
+            while cut > start + 1 and not word_start(cut):
+                cut -= 1
+            end = cut if word_start(cut) else end  # one word longer than a window: cut it
+        spans.append((start, end))
+        if end >= n:
+            return spans
+        nxt = min(start + stride, end)
+        while nxt > start + 1 and not word_start(nxt):
+            nxt -= 1
+        start = max(nxt, start + 1)
+
+
+def batches_by_budget(
+    lengths: Sequence[int] | np.ndarray, batch_size: int, token_budget: int
+) -> list[np.ndarray]:
+    """Row indices, longest first, in batches of at most ``batch_size`` rows and ``token_budget``
+    padded tokens: sorting keeps padding small, the budget keeps long-text batches in cache."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    out = []
+    start = 0
+    while start < len(order):
+        width = max(int(lengths[order[start]]), 1)
+        rows = max(1, min(batch_size, token_budget // width))
+        out.append(order[start : start + rows])
+        start += rows
+    return out
+
+
+def _layer_note(layer: int | LayerMix, n_layers: int) -> str:
+    if isinstance(layer, LayerMix):
+        coefficients = " ".join(f"{c:.2f}" for c in layer.coefficients)
+        return f"contextual vectors mix all {n_layers + 1} hidden states (weights {coefficients}, gamma {layer.gamma:.2f})"
+    if layer == 0:
+        return "contextual vectors from hidden state 0: the embedding layer, before any context"
+    return f"contextual vectors from layer {layer} of {n_layers}"
+
+
+def with_runtime(model: Embedder, runtime: str | None, threads: int | None = None) -> Embedder:
+    """Put a loaded model on ``runtime`` (the CLI's ``--runtime``); None leaves it as it is.
+
+    Works for saved folders too, whose own parameters ``embedlab.load`` restores.
+    """
+    if runtime is None and threads is None:
+        return model
+    if runtime is not None:
+        check_runtime(runtime)
+    if not isinstance(model, TransformerEmbedder):
+        if runtime in (None, "torch"):
+            return model
+        raise InputError(
+            f"the {runtime} runtime is for transformer models; {model.name} is a "
+            f"{model.method} model",
+            "leave out --runtime for this model",
+        )
+    changes: dict[str, Any] = {}
+    if runtime is not None:
+        changes["runtime"] = runtime
+    if threads is not None:
+        changes["threads"] = threads
+    return model.set_params(**changes)
+
+
+def _model_token_limit(tokenizer: Any, config: Any) -> int | None:
+    """The longest input the model takes: tokenizer limit capped at the position table."""
+    limits = []
+    if isinstance(tokenizer.model_max_length, int) and tokenizer.model_max_length < 1_000_000:
+        limits.append(tokenizer.model_max_length)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int):
+        if getattr(config, "model_type", "") in _OFFSET_POSITIONS:
+            positions -= (getattr(config, "pad_token_id", None) or 1) + 1
+        limits.append(positions)
+    return min(limits) if limits else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

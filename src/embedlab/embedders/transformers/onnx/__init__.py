@@ -1,0 +1,1 @@
+"""The ONNX runtime: a transformer exported once (pooling inside), fused, quantised, cached, run."""

@@ -1,0 +1,1 @@
+"""Trainers that produce models (a small GPT today)."""
