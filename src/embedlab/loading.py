@@ -6,21 +6,19 @@ package, and a submodule of the same name would be shadowed by it.
 
 from __future__ import annotations
 
-import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
 from embedlab import catalogue
 from embedlab.embedders.base import Embedder
-from embedlab.embedders.methods import LOAD_OPTIONS, METHODS, method_class, methods, suggestion
+from embedlab.embedders.methods import METHODS, method_class, methods, suggestion
+from embedlab.embedders.options import TRAIN_PREFIX, names, quoted, refuse
 from embedlab.embedders.saving import MODEL_FILE
 from embedlab.embedders.words.formats import WORD_FILE_SUFFIXES
 from embedlab.embedders.words.vectors import WordVectorEmbedder
 from embedlab.errors import InputError, ModelFormatError, UnknownModelError
-
-TRAIN_PREFIX = "train:"  # "train:glove": the trainer, even where a catalogue model has the name
 
 
 def _is_hf_folder(folder: Path) -> bool:
@@ -28,13 +26,9 @@ def _is_hf_folder(folder: Path) -> bool:
 
 
 # -- options ------------------------------------------------------------------------------------
-def _options_of(function: Callable[..., Any], *, without: Iterable[str] = ()) -> set[str] | None:
-    """The keyword options ``function`` takes (None: any, it has ``**kwargs``)."""
-    parameters = inspect.signature(function).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {p.name for p in parameters if p.kind in kinds} - set(without)
+def _constructor_options(klass: type[Embedder], *, without: Iterable[str] = ()) -> set[str]:
+    """What ``klass(...)`` takes: its declared options and its data arguments."""
+    return names(klass, without=without) | set(klass.data_arguments) - set(without)
 
 
 def _word_file_options() -> set[str]:
@@ -42,83 +36,27 @@ def _word_file_options() -> set[str]:
 
 
 def _word_vector_options() -> set[str]:
-    return _options_of(WordVectorEmbedder, without=("words", "vectors", "counts")) or set()
+    return names(WordVectorEmbedder)
 
 
-def _names(options: Iterable[str]) -> str:
-    return ", ".join(repr(o) for o in sorted(options))
-
-
-def _owners(options: list[str]) -> str:
-    """Which methods take these options, as a hint: " (that is for transformer models)"."""
-    owners = sorted({m for o in options for m, opts in LOAD_OPTIONS.items() if o in opts})
-    if not owners:
-        return ""
-    return f" ({'that is' if len(options) == 1 else 'those are'} for {', '.join(owners)} models)"
-
-
-def _refuse(
-    what: str, unknown: Iterable[str], accepted: Iterable[str], extra: str = ""
-) -> NoReturn:
-    """Raise the error for options ``what`` does not take, listing those it does."""
-    unknown = sorted(unknown)
-    word = "option" if len(unknown) == 1 else "options"
-    accepted_text = f"its options are {_names(accepted)}" if accepted else "it takes no options"
-    raise InputError(
-        f"{what} takes no {word} {_names(unknown)}{_owners(unknown)}", accepted_text + extra
-    )
-
-
-def _check_options(what: str, params: dict[str, Any], accepted: set[str] | None) -> None:
+def _check_options(what: str, params: dict[str, Any], accepted: set[str]) -> None:
     """Refuse, with the list of what is accepted, options that would be ignored or crash."""
-    if accepted is not None and set(params) - accepted:
-        _refuse(what, set(params) - accepted, accepted)
+    if set(params) - accepted:
+        refuse(what, set(params) - accepted, accepted)
 
 
 def _construct(klass: type[Embedder], params: dict[str, Any], what: str) -> Embedder:
-    _check_options(what, params, _options_of(klass))
+    _check_options(what, params, _constructor_options(klass))
     return klass(**params)
 
 
 def _apply_load_options(model: Embedder, params: dict[str, Any], source: str) -> Embedder:
     """Give a loaded (fitted) model the options it can take now; refuse the rest clearly.
 
-    Options equal to what the model already has are accepted as they change nothing.
+    What may change is the class's declaration (``Option.when``); options equal to what the
+    model already has are accepted as they change nothing.
     """
-    if not params:
-        return model
-    allowed = LOAD_OPTIONS.get(model.method, ())
-    current = model.get_params()
-    changes = {k: v for k, v in params.items() if k in allowed}
-    rest = {k for k, v in params.items() if k not in allowed and not _same(current, k, v)}
-    takes = _options_of(type(model)) or set(current)
-    fixed = sorted(rest & takes)
-    if fixed:
-        verb, it = ("is", "it") if len(fixed) == 1 else ("are", "them")
-        other = (
-            f"train a new model: embedlab.load('{TRAIN_PREFIX}{model.method}', ...).fit(corpus)"
-            if model.trainable
-            else "load another model"
-        )
-        raise InputError(
-            f"{_names(fixed)} of the {model.method} model {source} {verb} fixed when it was "
-            f"fitted, so load() cannot change {it}",
-            (f"load() can change {_names(allowed)}; " if allowed else "")
-            + f"for other settings {other}",
-        )
-    if rest:
-        _refuse(f"the {model.method} model {source}", rest, allowed)
-    return model.set_params(**changes) if changes else model
-
-
-def _same(current: dict[str, Any], key: str, value: Any) -> bool:
-    """Whether option ``key`` already has ``value`` (then giving it again changes nothing)."""
-    if key not in current:
-        return False
-    try:
-        return bool(current[key] == value)
-    except (TypeError, ValueError):  # e.g. arrays, whose == is element-wise
-        return False
+    return model.change_params(params, source=source, caller="load()") if params else model
 
 
 # -- load ---------------------------------------------------------------------------------------
@@ -176,7 +114,7 @@ def load(name_or_path: str | os.PathLike[str] | Embedder, **params: Any) -> Embe
                 return load(argument, **params)
             if method == "remote":  # "remote:MODEL@BASE_URL"
                 klass = method_class(method)
-                _check_options("the remote method", params, _options_of(klass))
+                _check_options("the remote method", params, _constructor_options(klass))
                 return klass.from_spec(argument, **params)  # type: ignore[attr-defined]
             raise InputError(
                 f"the method {method!r} takes no argument in a spec (got {text!r})",
@@ -206,7 +144,9 @@ def _load_folder(path: Path, params: dict[str, Any]) -> Embedder:
         return _apply_load_options(Embedder.load(path), params, f"in {path}")
     if _is_hf_folder(path):
         klass = method_class("transformer")
-        _check_options(f"the model in {path}", params, _options_of(klass, without=("model",)))
+        _check_options(
+            f"the model in {path}", params, _constructor_options(klass, without=("model",))
+        )
         return klass(model=str(path.resolve()), **params)
     raise ModelFormatError(
         f"{path} is neither a saved embedlab model (no {MODEL_FILE}) "
@@ -235,21 +175,21 @@ def _trainer(method: str, params: dict[str, Any]) -> Embedder:
 def _catalogue_options(entry: Any) -> set[str]:
     if entry.method == "word-vectors":
         return _word_vector_options()
-    return _options_of(method_class(entry.method), without=("model",)) or set()
+    return _constructor_options(method_class(entry.method), without=("model",))
 
 
 def _wants_method(entry: Any, klass: type[Embedder], params: dict[str, Any]) -> bool:
     """True if ``params`` suit only the method that shares the catalogue model's name."""
     if set(params) <= _catalogue_options(entry):
         return False
-    accepted = _options_of(klass)
-    if accepted is not None and not set(params) <= accepted:
+    accepted = _constructor_options(klass)
+    if not set(params) <= accepted:
         ours = _catalogue_options(entry)
-        _refuse(
+        refuse(
             f"the catalogue model {entry.name}",
             set(params) - ours,
             ours,
-            f"; the {klass.method} method of the same name takes {_names(accepted)}",
+            f"; the {klass.method} method of the same name takes {quoted(accepted)}",
         )
     return True
 
@@ -259,7 +199,7 @@ def _load_catalogue(entry: Any, params: dict[str, Any]) -> Embedder:
     klass = method_class(entry.method)
     _check_options(f"the catalogue model {entry.name}", params, _catalogue_options(entry))
     if entry.method == "word-vectors":
-        model = klass.from_glove_package(**params)
+        model = klass.from_glove_package(**params)  # type: ignore[attr-defined]  # word vectors
     else:
         model = klass(model=str(folder), **{**entry.options(), **params})
     model.name = entry.aliases[0] if entry.aliases else entry.name

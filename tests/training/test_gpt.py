@@ -36,7 +36,7 @@ def gpt_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def gpt(gpt_folder: Path) -> TransformerEmbedder:
-    return embedlab.load(gpt_folder, threads=1)
+    return embedlab.load(gpt_folder, threads=1, runtime="torch")  # the torch pipeline's parity
 
 
 def test_saved_as_an_ordinary_hugging_face_folder(gpt_folder: Path) -> None:
@@ -65,7 +65,7 @@ def test_loads_like_any_model_with_last_token_pooling(gpt: TransformerEmbedder) 
     walk = gpt.embed_tokens(texts[0])
     np.testing.assert_allclose(walk.vector, walk.contextual[-1], atol=1e-5)
     np.testing.assert_allclose(vectors[0], walk.contextual[-1], atol=1e-4)  # padded batch too
-    mean = TransformerEmbedder(gpt.params["model"], pooling="mean", threads=1)
+    mean = TransformerEmbedder(gpt.params["model"], pooling="mean", threads=1, runtime="torch")
     np.testing.assert_allclose(mean.embed(texts[0]), walk.contextual.mean(axis=0), atol=1e-5)
 
 

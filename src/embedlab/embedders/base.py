@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -19,7 +20,9 @@ import numpy as np
 
 from embedlab._io import atomic_folder
 from embedlab._version import __version__
+from embedlab.apps.explain import Explanation, explain_pair
 from embedlab.embedders.methods import method_class
+from embedlab.embedders.options import Options, checked_changes, initial_values, same
 from embedlab.embedders.saving import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -27,9 +30,15 @@ from embedlab.embedders.saving import (
     jsonable,
     read_model_meta,
 )
-from embedlab.errors import InputError, ModelFormatError, NotFittedError
+from embedlab.errors import (
+    InputError,
+    InputTooLongError,
+    ModelFormatError,
+    NotFittedError,
+    ZeroVectorWarning,
+)
 from embedlab.progress import progress_bar
-from embedlab.text.tokenize import words
+from embedlab.text.tokenize import word_tokens, words
 
 
 @dataclass
@@ -108,10 +117,50 @@ def check_texts(texts: Sequence[str] | str) -> list[str]:
     return texts
 
 
+def warn_zero_rows(matrix: np.ndarray, texts: list[str], model: str) -> None:
+    """One :class:`ZeroVectorWarning` for the all-zero rows of an embed call, if any.
+
+    Why here: word, static and sparse models give a text with no known token a zero vector,
+    which compares as cosine 0 to everything; saying so once per call beats a silent 0.
+    """
+    zero = np.flatnonzero(~matrix.any(axis=1))
+    if len(zero):
+        first = int(zero[0])
+        warnings.warn(
+            ZeroVectorWarning(len(zero), len(texts), first, texts[first], model), stacklevel=3
+        )
+
+
 def l2_normalize(matrix: np.ndarray) -> np.ndarray:
     """Row-wise L2 normalisation that leaves all-zero rows at zero instead of NaN."""
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class PreparedTexts:
+    """Texts after the default :meth:`Embedder.prepare`: cut to the token limit, words counted.
+
+    The same shape as a transformer's ``Encoded`` (``lengths``, ``slice``, ``concat``), so a
+    server queues, splits and merges every model's prepared inputs alike.
+    """
+
+    texts: list[str]
+    lengths: list[int]  # tokens (words, at least 1) per input
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def slice(self, start: int, stop: int) -> PreparedTexts:
+        return PreparedTexts(self.texts[start:stop], self.lengths[start:stop])
+
+    @staticmethod
+    def concat(parts: Sequence[PreparedTexts]) -> PreparedTexts:
+        if len(parts) == 1:
+            return parts[0]
+        return PreparedTexts(
+            [t for part in parts for t in part.texts], [n for part in parts for n in part.lengths]
+        )
 
 
 class Embedder(ABC):
@@ -123,9 +172,18 @@ class Embedder(ABC):
 
     method: ClassVar[str] = ""
     trainable: ClassVar[bool] = False
+    # every constructor option, once: default, when it may change, check (see options.py)
+    options: ClassVar[Options] = ()
+    # constructor arguments that are data, not options: never saved, not taken by load(folder)
+    data_arguments: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
-        self.params: dict[str, Any] = dict(params)
+        """Keep the declared options: those given (checked), the rest at their defaults."""
+        values = initial_values(type(self), params)
+        self._check_values(values)
+        self.params: dict[str, Any] = {}
+        self._unsaved: dict[str, Any] = {}
+        self._store(values)
         self.name: str = self.method
 
     # -- what subclasses provide -----------------------------------------------------------
@@ -169,6 +227,7 @@ class Embedder(ABC):
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}", "use e.g. 32")
         matrix = self._embed_all(items, batch_size, progress)
+        warn_zero_rows(matrix, items, self.name)
         if normalize:
             matrix = l2_normalize(matrix)
         return matrix[0] if single else matrix
@@ -232,14 +291,70 @@ class Embedder(ABC):
             progress=options.get("show_progress_bar", False),
         )
 
+    # -- embedding in stages, for servers: finish(run(prepare(texts))) == embed(texts) ------
+    # Why: a server tokenises requests as they arrive while the model computes the last batch
+    # (infinity's pre / core / post). The defaults count words in ``prepare`` and embed in
+    # ``run``; transformer embedders override all three to tokenise in ``prepare``.
+    prepare_tokenizes: ClassVar[bool] = False  # True: prepare uses the tokenizer and run does not
+
+    def prepare(
+        self, texts: Sequence[str], *, max_tokens: int | None = None, truncate: bool = True
+    ) -> Any:
+        """Stage 1: count tokens (here: words), cutting inputs at ``max_tokens``.
+
+        With ``truncate=False`` an input over the limit raises :class:`InputTooLongError`.
+        Texts are not validated (``embed`` does that). Returns an object with ``lengths``,
+        ``__len__``, ``slice`` and ``concat``, handed to :meth:`run`.
+        """
+        out, lengths = [], []
+        for i, text in enumerate(texts):
+            tokens = word_tokens(text, lowercase=False)
+            if max_tokens is not None and len(tokens) > max_tokens:
+                if not truncate:
+                    raise InputTooLongError(i, len(tokens), max_tokens)
+                text = text[: tokens[max_tokens - 1][1][1]]
+                tokens = tokens[:max_tokens]
+            out.append(text)
+            lengths.append(max(1, len(tokens)))
+        return PreparedTexts(out, lengths)
+
+    def run(
+        self,
+        prepared: Any,
+        *,
+        batch_size: int = 32,
+        advance: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Stage 2: vectors of all that :meth:`prepare` gave, in its order, before :meth:`finish`."""
+        self._require_fitted()
+        texts = list(prepared.texts)
+        parts = []
+        for start in range(0, len(texts), batch_size):
+            part = texts[start : start + batch_size]
+            parts.append(self._embed_all(part, batch_size, False))
+            if advance is not None:
+                advance(len(part))
+        return np.concatenate(parts) if parts else np.empty((0, self.dim), np.float32)
+
+    def finish(self, vectors: np.ndarray) -> np.ndarray:
+        """Stage 3: post-processing of :meth:`run`'s vectors; none by default."""
+        return vectors
+
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` is for this model (chunking budgets); words unless overridden."""
         return len(words(text))
 
     def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two texts."""
+        """Cosine similarity of two texts; a text the model knows no token of gives 0, with a
+        :class:`ZeroVectorWarning` that says so (a zero vector is unknown, not "unrelated")."""
         va, vb = self.embed([a, b], normalize=True)
         return float(np.dot(va, vb))
+
+    def explain(self, a: str, b: str) -> Explanation:
+        """Why ``a`` and ``b`` are close: :meth:`similarity` split over token pairs, exactly
+        for mean-pooled and bag-of-words models, approximately (integrated gradients, error
+        stated) for CLS pooling; see :mod:`embedlab.apps.explain`."""
+        return explain_pair(self, a, b)
 
     def _require_fitted(self) -> None:
         if not self.is_fitted:
@@ -261,25 +376,65 @@ class Embedder(ABC):
         return self.fit(texts).transform(texts)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return dict(self.params)
+        """Every declared option's current value (scikit-learn's ``clone`` builds from these)."""
+        return {
+            o.name: (self.params if o.saved else self._unsaved).get(o.name, o.default)
+            for o in self.options
+        }
 
     def set_params(self, **params: Any) -> Self:
-        self.params.update(params)
+        """Change options: all are checked before any changes, then ``_params_changed`` runs."""
+        return self.change_params(params)
+
+    def change_params(
+        self, params: dict[str, Any], *, source: str = "", caller: str = "set_params()"
+    ) -> Self:
+        """:meth:`set_params`, with the words ``load()`` uses in its refusals.
+
+        Unknown options, and fit-time options of a fitted model, are refused with the list of
+        what may change; a bad value leaves the model as it was.
+        """
+        changes = checked_changes(self, params, source=source, caller=caller)
+        old = self.get_params()
+        values = {**old, **changes}
+        self._check_values(values)
+        self._store(values)
+        changed = {k for k in changes if not same(old[k], values[k])}
+        if changed:
+            self._params_changed(changed)
         return self
+
+    def _store(self, values: dict[str, Any]) -> None:
+        for o in self.options:
+            target = self.params if o.saved else self._unsaved
+            if o.omit_default and same(values[o.name], o.default):
+                target.pop(o.name, None)
+            else:
+                target[o.name] = values[o.name]
+
+    def _check_values(self, values: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Check options together (each alone passed its own check); raise InputError."""
+
+    def _params_changed(self, changed: set[str]) -> None:  # noqa: B027 (optional hook)
+        """Drop what the changed options invalidate (caches, loaded weights, sessions)."""
+
+    def _unknown_options(self, unknown: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Raise a more specific error for options this class does not take (else a list)."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
         """Write the model as a folder: ``embedlab.json`` plus arrays (``.npy``/safetensors).
 
         The folder is written beside the target and renamed into place, so a crash never leaves
-        a half-written model where a good one was.
+        a half-written model where a good one was. An earlier embedlab output there is replaced;
+        anything else only with ``force``, and a file never (see ``embedlab._io``).
         """
         self._require_fitted()
-        with atomic_folder(path) as tmp:
+        with atomic_folder(path, force=force) as tmp:
             extra = self._save_state(tmp)
             meta = {
                 "format": FORMAT_NAME,

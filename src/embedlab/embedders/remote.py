@@ -32,6 +32,7 @@ import numpy as np
 
 from embedlab._version import __version__
 from embedlab.embedders.base import Embedder, TokenEmbeddings
+from embedlab.embedders.options import LOAD, Option, declare
 from embedlab.errors import EmbedlabError, InputError, ModelFormatError, UnknownModelError
 from embedlab.progress import progress_bar
 
@@ -86,6 +87,21 @@ class RemoteEmbedder(Embedder):
     """
 
     method: ClassVar[str] = "remote"
+    # where and how to call may change on a loaded model; the remote model itself (its name and
+    # dimensions) is fixed; the API key is never kept in params, so never saved or printed
+    options = declare(
+        Option("model", None),
+        Option("base_url", DEFAULT_BASE_URL, LOAD),
+        Option("api_key", None, LOAD, saved=False),
+        Option("api_key_env", DEFAULT_KEY_ENV, LOAD),
+        Option("dimensions", None),
+        Option("batch_size", 32, LOAD),
+        Option("timeout", 60.0, LOAD),
+        Option("retries", 3, LOAD),
+        Option("backoff", 0.5, LOAD),
+        Option("max_concurrency", 4, LOAD),
+        Option("encoding_format", "base64", LOAD),
+    )
 
     def __init__(
         self,
@@ -105,6 +121,7 @@ class RemoteEmbedder(Embedder):
         super().__init__(
             model=model,
             base_url=base_url,
+            api_key=api_key,
             api_key_env=api_key_env,
             dimensions=dimensions,
             batch_size=batch_size,
@@ -114,8 +131,6 @@ class RemoteEmbedder(Embedder):
             max_concurrency=max_concurrency,
             encoding_format=encoding_format,
         )
-        self._api_key = api_key
-        self._check_params()
         self.name = self._default_name()
         self._dim: int | None = dimensions
         self._client: httpx.Client | None = None
@@ -142,9 +157,8 @@ class RemoteEmbedder(Embedder):
         return cls(**{**params, **given})
 
     # -- parameters ------------------------------------------------------------------------
-    def _check_params(self) -> None:
+    def _check_values(self, p: dict[str, Any]) -> None:
         """Refuse bad settings at construction, not on the first request."""
-        p = self.params
         if not isinstance(p["model"], str) or not p["model"].strip():
             raise InputError(
                 "a remote embedder needs the model's name on the server, e.g. model='minilm'",
@@ -174,7 +188,7 @@ class RemoteEmbedder(Embedder):
                 raise InputError(f"{key} must be an int >= {low}, got {value!r}", f"e.g. {key}=4")
         for key in ("timeout", "backoff"):
             value = p[key]
-            if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
+            if isinstance(value, bool) or not isinstance(value, Real) or not float(value) >= 0:
                 raise InputError(
                     f"{key} must be a number of seconds >= 0, got {value!r}", f"e.g. {key}=1"
                 )
@@ -184,24 +198,10 @@ class RemoteEmbedder(Embedder):
     def _default_name(self) -> str:
         return f"remote:{self.params['model']}"
 
-    def set_params(self, **params: Any) -> Self:
-        """As ``Embedder.set_params``; ``api_key`` is kept out of ``params`` so it is never saved."""
-        if "api_key" in params:
-            self._api_key = params.pop("api_key")
-        default_name = self.name == self._default_name()
-        old = dict(self.params)
-        super().set_params(**params)
-        try:
-            self._check_params()
-        except InputError:
-            self.params = old
-            raise
-        if default_name:
-            self.name = self._default_name()
-        if any(old[k] != self.params[k] for k in ("model", "base_url", "dimensions")):
-            self._dim = self.params["dimensions"]
+    def _params_changed(self, changed: set[str]) -> None:
+        if "base_url" in changed:
+            self._dim = self.params["dimensions"]  # another server may serve another size
         self.close()
-        return self
 
     @property
     def url(self) -> str:
@@ -209,7 +209,7 @@ class RemoteEmbedder(Embedder):
         return self.params["base_url"].rstrip("/") + "/embeddings"
 
     def _key(self) -> str | None:
-        return self._api_key or os.environ.get(self.params["api_key_env"]) or None
+        return self._unsaved["api_key"] or os.environ.get(self.params["api_key_env"]) or None
 
     # -- the Embedder interface ------------------------------------------------------------
     @property
@@ -278,7 +278,7 @@ class RemoteEmbedder(Embedder):
         """Pickle (e.g. to Ray workers) without the pool, the lock or the key: workers read the
         key from their own environment."""
         state = dict(self.__dict__)
-        state.update(_client=None, _api_key=None)
+        state.update(_client=None, _unsaved={**self._unsaved, "api_key": None})
         del state["_lock"]
         return state
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts
+from embedlab.embedders.options import Option, declare
 from embedlab.embedders.saving import load_array, load_json, save_array, save_json
 from embedlab.errors import InputError, ModelFormatError
 from embedlab.progress import progress_bar
@@ -58,11 +59,23 @@ def _check_fraction_or_count(name: str, value: Any) -> None:
     if isinstance(value, Integral):
         if value < 0:
             raise InputError(f"{name} must not be negative, got {value}", f"e.g. {name}=1")
-    elif not 0.0 <= value <= 1.0:
+    elif not 0.0 <= float(value) <= 1.0:
         raise InputError(
             f"{name} as a float is a fraction of documents and must be in [0, 1], got {value}",
             "pass a float such as 0.9, or an int for a document count",
         )
+
+
+# every option is fixed once fitted: the vocabulary (and idf) depend on all of them; values are
+# kept as given (checked together in _settings), as scikit-learn's clone checks identity
+_COMMON_OPTIONS = declare(
+    Option("analyzer", "word"),
+    Option("ngram_range", None),
+    Option("lowercase", True),
+    Option("max_features", 4096),
+    Option("min_df", 1),
+    Option("max_df", 1.0),
+)
 
 
 class _VocabularyEmbedder(Embedder):
@@ -76,20 +89,22 @@ class _VocabularyEmbedder(Embedder):
     _always_binary: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self._settings()  # fail at construction on a bad parameter, not after a long fit
+        super().__init__(**params)  # checks them all (_check_values): fail now, not after a fit
         self._vocab: list[str] | None = None
         self._index: dict[str, int] | None = None
         self._n_documents: int | None = None
         self._vectorizer: CountVectorizer | None = None
 
     # -- parameters ------------------------------------------------------------------------
-    def _settings(self) -> _Settings:
-        """Check ``self.params`` (they may have changed through ``set_params``) and resolve them.
+    def _check_values(self, values: dict[str, Any]) -> None:
+        self._settings(values)
+
+    def _settings(self, values: dict[str, Any] | None = None) -> _Settings:
+        """Check the options (``self.params`` unless ``values``) and resolve them.
 
         Params are stored exactly as given, because scikit-learn's ``clone`` checks identity.
         """
-        p = self.params
+        p = self.params if values is None else values
         analyzer = p.get("analyzer", "word")
         if analyzer not in ANALYZERS:
             raise InputError(
@@ -435,6 +450,7 @@ class OneHotEmbedder(_VocabularyEmbedder):
     )
 
     method: ClassVar[str] = "onehot"
+    options = _COMMON_OPTIONS
     _always_binary: ClassVar[bool] = True
 
     def __init__(
@@ -465,6 +481,7 @@ class CountEmbedder(_VocabularyEmbedder):
     )
 
     method: ClassVar[str] = "count"
+    options = declare(_COMMON_OPTIONS, Option("binary", False))
 
     def __init__(
         self,
@@ -501,6 +518,12 @@ class TfidfEmbedder(_VocabularyEmbedder):
     )
 
     method: ClassVar[str] = "tfidf"
+    options = declare(
+        _COMMON_OPTIONS,
+        Option("sublinear_tf", True),
+        Option("smooth_idf", True),
+        Option("norm", "l2"),
+    )
 
     def __init__(
         self,
@@ -528,11 +551,11 @@ class TfidfEmbedder(_VocabularyEmbedder):
         )
         self._idf: np.ndarray | None = None
 
-    def _settings(self) -> _Settings:
-        norm = self.params.get("norm", "l2")
+    def _settings(self, values: dict[str, Any] | None = None) -> _Settings:
+        norm = (self.params if values is None else values).get("norm", "l2")
         if norm not in NORMS:
             raise InputError(f"norm must be 'l2', 'l1' or None, got {norm!r}", "use norm='l2'")
-        return super()._settings()
+        return super()._settings(values)
 
     @property
     def idf_(self) -> np.ndarray:

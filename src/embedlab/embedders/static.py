@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from embedlab.checks import path_text
 from embedlab.embedders.base import (
     Embedder,
     TokenEmbeddings,
     check_texts,
     l2_normalize,
 )
+from embedlab.embedders.options import Option, declare
 from embedlab.embedders.words.vectors import WordVectorEmbedder, WordVectors
 from embedlab.errors import ModelFormatError, UnknownModelError, UnknownWordError
 
@@ -89,9 +91,10 @@ class StaticEmbedder(Embedder):
     """
 
     method = "static"
+    options = declare(Option("model", check=path_text))  # the folder; fixed: it is the weights
 
     def __init__(self, model: str) -> None:
-        super().__init__(model=str(model))
+        super().__init__(model=model)
         self._state: _StaticState | None = None
 
     @property

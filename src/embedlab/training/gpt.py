@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from embedlab._hub import hub_offline
-from embedlab._io import atomic_folder
+from embedlab._io import atomic_folder, check_output_folder
 from embedlab.embedders.transformers.config import quiet_transformers
-from embedlab.embedders.transformers.onnx.runtime import resolve_threads
 from embedlab.errors import InputError, OutputError
+from embedlab.extras import require
 from embedlab.progress import progress_bar
+from embedlab.threads import resolve_threads
 
 END_OF_TEXT = "<|endoftext|>"
 
@@ -100,11 +101,14 @@ def train_gpt(
     settings = settings or GPTSettings()
     settings.check()
     target = Path(out)
-    if target.exists() and any(target.iterdir()) and not overwrite:  # before any heavy import
+    check_output_folder(target, force=overwrite)  # a file or a foreign folder: refused now
+    if target.is_dir() and any(target.iterdir()) and not overwrite:  # before any heavy import
         raise OutputError(
             f"{target} already exists and is not empty",
             "pick another --out folder, or pass --overwrite (overwrite=True) to replace it",
         )
+    for module in ("torch", "transformers"):
+        require(module, "transformers")
     import torch
 
     threads = resolve_threads(settings.threads)
@@ -263,7 +267,7 @@ def _save(
         pad_token=END_OF_TEXT,
         model_max_length=settings.context,
     )
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, force=True) as tmp:  # train_gpt checked the target first
         model.eval()
         model.save_pretrained(tmp, safe_serialization=True)
         hf_tokenizer.save_pretrained(tmp)

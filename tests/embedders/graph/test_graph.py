@@ -13,13 +13,9 @@ from typer.testing import CliRunner
 
 import embedlab
 from embedlab.embedders import methods as registry
-from embedlab.embedders.graph.embedder import (
-    DeepWalkEmbedder,
-    EdgeTable,
-    Node2VecEmbedder,
-    WalkSampler,
-    read_graph,
-)
+from embedlab.embedders.graph.embedder import DeepWalkEmbedder, Node2VecEmbedder
+from embedlab.embedders.graph.reading import read_graph
+from embedlab.embedders.graph.walks import EdgeTable, WalkSampler
 from embedlab.errors import DataFormatError, InputError, NotFittedError, UnknownWordError
 from embedlab.eval.graph import link_prediction, node_classification
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import embedlab
 from embedlab.embedders.methods import methods
 from embedlab.embedders.packaged.e5 import E5Embedder, NoTokenAccessError
 from embedlab.embedders.packaged.onnx_sentence import OnnxSentenceEmbedder
-from embedlab.errors import EmbedlabError, InputError
+from embedlab.errors import EmbedlabError, InputError, TruncationWarning
 from embedlab.eval.sts import STSBenchmark
 
 GUITAR = "A man is playing a guitar."
@@ -69,6 +70,20 @@ def test_minilm_l3_sts_benchmark(l3: OnnxSentenceEmbedder) -> None:
     """Measured: 91.9 on these 300 pairs, 82.4 on the whole test split (MiniLM-L6: 82.0)."""
     result = STSBenchmark(limit=300).run(l3)
     assert result.main_score > 80
+
+
+def test_minilm_l3_warns_once_when_it_truncates(l3: OnnxSentenceEmbedder) -> None:
+    long = " ".join(" ".join([GUITAR, UNRELATED] * 50).split()[:600])  # over 128 tokens
+    assert len(long.split()) == 600
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        l3.embed([long, GUITAR, long, long])
+    (warning,) = [w for w in record if issubclass(w.category, TruncationWarning)]
+    assert "3 of 4 texts" in str(warning.message) and "cut to 128" in str(warning.message)
+    assert warning.filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        l3.embed([GUITAR, PARAPHRASE])
 
 
 def test_minilm_l3_token_walkthrough(l3: OnnxSentenceEmbedder) -> None:

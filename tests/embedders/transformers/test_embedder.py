@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +13,14 @@ from safetensors.numpy import save_file
 
 import embedlab
 from embedlab import catalogue
-from embedlab.embedders.transformers.embedder import Encoded, TransformerEmbedder
+from embedlab.embedders.transformers.batching import Encoded
+from embedlab.embedders.transformers.embedder import TransformerEmbedder
 from embedlab.errors import (
     EmbedlabError,
     InputError,
     InputTooLongError,
     ModelFormatError,
+    TruncationWarning,
     UnknownModelError,
 )
 
@@ -77,7 +80,7 @@ def test_mpnet_matches_sentence_transformers(sample_texts: list[str]) -> None:
 
     folder = str(catalogue.mpnet_path())
     texts = [sample_texts[0], sample_texts[12], sample_texts[36], LONG_TEXT + " " + LONG_TEXT]
-    ours = TransformerEmbedder(folder)
+    ours = TransformerEmbedder(folder, runtime="torch")  # parity: the torch runtime
     reference = SentenceTransformer(folder, device="cpu").encode(texts, convert_to_numpy=True)
     assert ours.dim == 768 and ours.max_length == 384 and ours.pooling == "mean"
     assert cosines(ours.embed(texts), reference).min() >= 0.99999
@@ -121,6 +124,41 @@ def test_truncation_is_noted(minilm: TransformerEmbedder) -> None:
     np.testing.assert_allclose(walk.vector, minilm.embed([LONG_TEXT])[0], atol=1e-6)
 
 
+def truncation_warnings(record: list[warnings.WarningMessage]) -> list[warnings.WarningMessage]:
+    return [w for w in record if issubclass(w.category, TruncationWarning)]
+
+
+def test_embed_warns_once_when_it_truncates(minilm: TransformerEmbedder) -> None:
+    long = " ".join(LONG_TEXT.split()[:20] * 30)  # 600 words, far over MiniLM's 256 tokens
+    assert len(long.split()) == 600
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        vectors = minilm.embed([long, "A short sentence.", long])
+    (warning,) = truncation_warnings(record)  # one per call, however many texts were cut
+    message = str(warning.message)
+    assert (warning.message.count, warning.message.total, warning.message.limit) == (2, 3, 256)
+    assert "2 of 3 texts" in message and "cut to 256" in message
+    assert "sliding_window=True" in message
+    assert warning.filename == __file__  # points at the caller's embed(), not at embedlab
+    np.testing.assert_allclose(vectors[0], minilm.embed(long), atol=1e-6)  # still truncated
+    # "word" is one wordpiece: 254 of them + [CLS] + [SEP] fill the 256 exactly, uncut
+    assert minilm.count_tokens(" ".join(["word"] * 254)) == 256
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        minilm.embed(["A short sentence.", " ".join(["word"] * 254)])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        minilm.embed([" ".join(["word"] * 255)])  # one token too many
+    assert "the text was longer" in str(truncation_warnings(record)[0].message)
+
+
+def test_sliding_window_does_not_warn() -> None:
+    windowed = embedlab.load("minilm", sliding_window=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        assert windowed.embed([LONG_TEXT]).shape == (1, 384)
+
+
 def test_public_stages_are_what_embed_runs(minilm: TransformerEmbedder) -> None:
     texts = ["Short.", LONG_TEXT, "A sentence of middling length about cooking pasta."]
     first, rest = minilm.prepare(texts[:1]), minilm.prepare(texts[1:])
@@ -142,7 +180,9 @@ def test_public_stages_are_what_embed_runs(minilm: TransformerEmbedder) -> None:
 
 def test_options_override_the_folder_config(minilm: TransformerEmbedder) -> None:
     text = "The striker scored twice in the second half."
-    cls = TransformerEmbedder(minilm.params["model"], pooling="cls", normalize=False, max_length=8)
+    cls = TransformerEmbedder(
+        minilm.params["model"], pooling="cls", normalize=False, max_length=8, runtime="torch"
+    )
     walk = cls.embed_tokens(text)
     assert len(walk.tokens) == 8
     np.testing.assert_allclose(walk.vector, walk.contextual[0], atol=1e-6)
@@ -240,7 +280,7 @@ def test_sliding_window_averages_window_vectors_like_sentence_transformers(
     minilm: TransformerEmbedder, minilm_reference
 ) -> None:
     long_text = LONG_TEXT + " " + LONG_TEXT  # ~760 wordpieces: four windows of 256 at stride 127
-    windowed = TransformerEmbedder(minilm.params["model"], sliding_window=True)
+    windowed = TransformerEmbedder(minilm.params["model"], sliding_window=True, runtime="torch")
     pieces = windowed.windows(long_text)
     assert len(pieces) >= 4 and all(piece in long_text for piece in pieces)
     assert all(len(minilm_reference.tokenizer(p)["input_ids"]) <= 256 for p in pieces)
@@ -268,7 +308,7 @@ def test_sliding_window_averages_window_vectors_like_sentence_transformers(
 
 def test_matryoshka_truncation(minilm: TransformerEmbedder, sample_texts: list[str]) -> None:
     full = minilm.embed(sample_texts[:6])
-    cut = TransformerEmbedder(minilm.params["model"], truncate_dim=64)
+    cut = TransformerEmbedder(minilm.params["model"], truncate_dim=64, runtime="torch")
     short = cut.embed(sample_texts[:6])
     assert cut.dim == 64 and short.shape == (6, 64)
     np.testing.assert_allclose(np.linalg.norm(short, axis=1), 1.0, atol=1e-5)  # re-normalised
@@ -285,7 +325,9 @@ def test_matryoshka_truncation(minilm: TransformerEmbedder, sample_texts: list[s
 @pytest.mark.parametrize("pooling", ["mean", "cls", "max", "lasttoken"])
 def test_pooling_modes_read_the_contextual_vectors(minilm: TransformerEmbedder, pooling) -> None:
     text = "The goalkeeper saved a penalty in the last minute."
-    model = TransformerEmbedder(minilm.params["model"], pooling=pooling, normalize=False)
+    model = TransformerEmbedder(
+        minilm.params["model"], pooling=pooling, normalize=False, runtime="torch"
+    )
     walk = model.embed_tokens(text)
     expected = {
         "mean": walk.contextual.mean(axis=0),

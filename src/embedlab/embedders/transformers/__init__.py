@@ -1,2 +1,3 @@
-"""Contextual transformer embedders: folder config, pooling, batching, layers, the walkthrough,
-and the fast runtimes (``onnx/``)."""
+"""Contextual transformer embedders: folder config, pooling, batching, windows, layers, the
+embedder and its walkthrough, runtime switching, the fast ONNX and OpenVINO runtimes (``onnx/``,
+``openvino/``) and ``auto``, which picks the fastest that keeps the vectors on this CPU."""

@@ -1,6 +1,7 @@
 """What a model folder says (pooling, normalisation, length, decoder or encoder), read without torch.
 
-Also quiets transformers while a model loads; shared by the embedder and the ONNX exporter.
+Also writes those settings back as a sentence-transformers folder (so a saved model loads there
+too), and quiets transformers while a model loads; shared by the embedder and the ONNX exporter.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ _DECODER_TYPES = {
     "qwen3", "phi", "phi3", "gemma", "gemma2", "gemma3_text", "opt", "bloom", "falcon", "mpt",
     "codegen", "olmo", "olmo2", "stablelm", "granite", "smollm3",
 }  # fmt: skip
+
+# architectures whose learned positions start after the padding index (so 514 means 512 tokens)
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"}
 
 
 @dataclass(frozen=True)
@@ -163,3 +167,42 @@ def is_causal_config(config: dict[str, Any]) -> bool:
     if config.get("is_decoder") or config.get("model_type") in _DECODER_TYPES:
         return True
     return any(str(a).endswith("ForCausalLM") for a in config.get("architectures") or ())
+
+
+def model_token_limit(tokenizer: Any, config: Any) -> int | None:
+    """The longest input the model takes: tokenizer limit capped at the position table."""
+    limits = []
+    if isinstance(tokenizer.model_max_length, int) and tokenizer.model_max_length < 1_000_000:
+        limits.append(tokenizer.model_max_length)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int):
+        if getattr(config, "model_type", "") in _OFFSET_POSITIONS:
+            positions -= (getattr(config, "pad_token_id", None) or 1) + 1
+        limits.append(positions)
+    return min(limits) if limits else None
+
+
+def write_folder_config(
+    target: Path, *, dim: int, pooling: str, normalize: bool, max_length: int, lowercase: bool
+) -> None:
+    """Beside ``save_pretrained``'s files in ``target``: the sentence-transformers modules
+    (Transformer, Pooling, Normalize), so the folder loads as the same model there too."""
+    kinds = ["Transformer", "Pooling"] + (["Normalize"] if normalize else [])
+    paths = {"Transformer": "", "Pooling": "1_Pooling", "Normalize": "2_Normalize"}
+    modules = [
+        {
+            "idx": i,
+            "name": str(i),
+            "path": paths[k],
+            "type": f"sentence_transformers.models.{k}",
+        }
+        for i, k in enumerate(kinds)
+    ]
+    if normalize:
+        (target / "2_Normalize").mkdir()
+    (target / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
+    (target / "1_Pooling").mkdir()
+    pooling_config = {"word_embedding_dimension": dim, "pooling_mode": pooling}
+    (target / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config, indent=2), "utf-8")
+    st_config = {"max_seq_length": max_length, "do_lower_case": lowercase}
+    (target / "sentence_bert_config.json").write_text(json.dumps(st_config, indent=2), "utf-8")

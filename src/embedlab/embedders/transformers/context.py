@@ -180,7 +180,7 @@ def compare_contexts(
                 text=text,
                 span=spans[0],
                 tokens=[walk.tokens[i] for i in index],
-                vector=walk.contextual[index].mean(axis=0),
+                vector=walk.contextual[index].mean(axis=0),  # type: ignore[index]
                 layer_vectors=states[:, index].mean(axis=1),
                 lookup=walk.lookup[index].mean(axis=0),
                 occurrences=len(spans),

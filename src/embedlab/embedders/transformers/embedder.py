@@ -2,10 +2,12 @@
 
 The pipeline is sentence-transformers' own (tokenize with truncation, run the model, pool the last
 hidden state, optionally L2-normalise) rebuilt on plain ``transformers`` so that every stage is
-visible to ``embed_tokens``; for the same folder ``embed`` matches ``SentenceTransformer.encode``.
-Encoders (BERT-style) and decoders (GPT-style, left to right, last-token pooled) both work; any
-layer's token vectors, word vectors and ELMo-style layer mixes are available on torch, and
-sentence vectors also on the ONNX runtimes (:mod:`embedlab.embedders.transformers.onnx.runtime`).
+visible to ``embed_tokens``; for the same folder ``embed`` on ``runtime="torch"`` matches
+``SentenceTransformer.encode``. Encoders (BERT-style) and decoders (GPT-style, left to right,
+last-token pooled) both work; any layer's token vectors, word vectors and ELMo-style layer mixes
+are available on torch, and sentence vectors also on bf16 torch, ONNX and OpenVINO; the default,
+``runtime="auto"``, picks the fastest of them that keeps the vectors on this CPU
+(:mod:`embedlab.embedders.transformers.auto`).
 
 torch and transformers are imported only when a model is first used, and weights are loaded
 lazily: a saved model is rebuilt from its parameters before its own copy of the weights is
@@ -14,40 +16,65 @@ attached, and must never need the folder it was first loaded from.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from embedlab._hub import hub_offline
+from embedlab.checks import flag, path_text
+from embedlab.cpu import detect as detect_cpu
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
+from embedlab.embedders.options import LOAD, RELOAD, Option, declare
+from embedlab.embedders.transformers.auto import (
+    Choice,
+    choose,
+    gate_texts,
+    read_choice,
+    record_path,
+)
+from embedlab.embedders.transformers.batching import (
+    DEFAULT_TOKEN_BUDGET,
+    Encoded,
+    batches_by_budget,
+)
 from embedlab.embedders.transformers.config import (
     is_causal_config,
+    model_token_limit,
     quiet_transformers,
     read_folder_config,
+    write_folder_config,
 )
 from embedlab.embedders.transformers.context import merge_subwords
 from embedlab.embedders.transformers.layers import (
     LayerMix,
     LayerSpec,
     check_layer_spec,
+    layer_note,
     resolve_layer,
 )
-from embedlab.embedders.transformers.onnx.runtime import (
-    DEFAULT_KEEP_FP32,
-    ExportSpec,
-    OnnxRunner,
-    check_runtime,
-    exported_model,
-    resolve_threads,
-)
+from embedlab.embedders.transformers.onnx.cache import exported_model
+from embedlab.embedders.transformers.onnx.export import ExportSpec
+from embedlab.embedders.transformers.onnx.quantize import DEFAULT_KEEP_FP32
+from embedlab.embedders.transformers.onnx.runner import OnnxRunner
+from embedlab.embedders.transformers.openvino.runner import OpenVinoRunner
 from embedlab.embedders.transformers.pooling import POOLING_MODES, pool
+from embedlab.embedders.transformers.runtime import (
+    AUTO,
+    TORCH_RUNTIMES,
+    apply_torch_threads,
+    check_cpu_runs,
+    check_runtime,
+    fastest_first,
+)
+from embedlab.embedders.transformers.truncation import SLIDING_WINDOW_HINT, warn_truncated
+from embedlab.embedders.transformers.windows import window_texts
 from embedlab.errors import InputError, InputTooLongError, ModelFormatError
+from embedlab.extras import require
 from embedlab.progress import progress_bar
+from embedlab.threads import resolve_threads
 
 if TYPE_CHECKING:
     import torch
@@ -55,34 +82,6 @@ if TYPE_CHECKING:
     from embedlab.embedders.transformers.context import WordEmbeddings
 
 HF_SUBFOLDER = "hf"
-
-# architectures whose learned positions start after the padding index (so 514 means 512 tokens)
-_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"}
-# Most padded tokens per batch. With the default batch_size of 32 it binds only for texts over
-# 256 tokens, keeping their batches small; for short sentences batches of 16-32 ran fastest here
-# (128 were 15% slower), so the row limit, not the budget, decides.
-DEFAULT_TOKEN_BUDGET = 8192
-
-
-def _apply_thread_setting(threads: int | None = None) -> None:
-    """Honour ``threads=`` or ``EMBEDLAB_THREADS`` for torch; shared machines often want fewer."""
-    if threads is None:
-        value = os.environ.get("EMBEDLAB_THREADS")
-        if not value:
-            return
-        try:
-            threads = int(value)
-            if threads < 1:
-                raise ValueError
-        except ValueError:
-            raise InputError(
-                f"EMBEDLAB_THREADS must be a positive whole number, got {value!r}",
-                "set it to e.g. 1, or unset it to keep torch's default",
-            ) from None
-    import torch
-
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
 
 
 @dataclass
@@ -101,40 +100,17 @@ class _Loaded:
     model: Any = None
 
 
-@dataclass(frozen=True)
-class Encoded:
-    """Texts after :meth:`TransformerEmbedder.prepare`: the model's inputs, unpadded, and lengths.
-
-    The hand-over between the stages of :meth:`~TransformerEmbedder.embed`, public so that a
-    server can run them apart (as infinity does): tokenise requests as they arrive while the
-    model runs the last batch, then merge requests (:meth:`concat`) and batch them by length.
-    """
-
-    features: dict[str, list[list[int]]]  # model input name -> one id list per input
-    lengths: list[int]  # tokens per input, special tokens included
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def slice(self, start: int, stop: int) -> Encoded:
-        """Inputs ``start:stop``, e.g. to split a request too large for one batch."""
-        features = {name: rows[start:stop] for name, rows in self.features.items()}
-        return Encoded(features, self.lengths[start:stop])
-
-    @staticmethod
-    def concat(parts: Sequence[Encoded]) -> Encoded:
-        """Several prepared requests as one, in order (one part is returned as it is)."""
-        if len(parts) == 1:
-            return parts[0]
-        features = {
-            name: [row for part in parts for row in part.features[name]]
-            for name in parts[0].features
-        }
-        return Encoded(features, [n for part in parts for n in part.lengths])
+# options _loaded() resolves against the folder's own configuration: a change reloads it
+_STATE_OPTIONS = {"pooling", "normalize", "max_length"}
 
 
-# settings that change what is loaded (the rest only change how it runs)
-_LOAD_PARAMS = ("model", "pooling", "normalize", "max_length")
+def _layer_param(name: str, layer: Any) -> Any:
+    """A learned :class:`LayerMix` is kept as its JSON form, so it is saved with the model."""
+    return layer.to_param() if isinstance(layer, LayerMix) else layer
+
+
+def _string_list(name: str, value: Any) -> list[str] | None:
+    return list(value) if isinstance(value, list | tuple) else value  # others: _check_values
 
 
 class TransformerEmbedder(Embedder):
@@ -152,16 +128,37 @@ class TransformerEmbedder(Embedder):
     - ``sliding_window``: embed texts longer than ``max_length`` as overlapping windows
       (``window_stride`` tokens apart, default half a window) and average the window vectors,
       instead of truncating them.
-    - ``runtime``: ``"torch"``, ``"onnx"`` (fp32) or ``"onnx-int8"``; the ONNX ones export the
-      model once into the cache (see :mod:`embedlab.embedders.transformers.onnx.runtime`).
-    - ``threads``: intra-op threads (else ``$EMBEDLAB_THREADS``; ONNX defaults to the measured
-      best on this machine, torch to its own default).
+    - ``runtime``: ``"auto"`` (the default: the fastest runtime on this CPU whose vectors keep
+      cosine 0.99 to fp32 torch, see :mod:`~embedlab.embedders.transformers.auto`), ``"torch"``
+      (exactly sentence-transformers), ``"torch-bf16"`` (bf16 autocast), ``"onnx"`` (fp32),
+      ``"onnx-int8"``, ``"openvino"`` (fp32) or ``"openvino-bf16"``; the ONNX and OpenVINO ones
+      export the model once into the cache (see :mod:`embedlab.embedders.transformers.onnx`);
+      the bf16 ones need a CPU with native bf16 (AMX or AVX-512 BF16).
+    - ``threads``: intra-op threads (else ``$EMBEDLAB_THREADS``; ONNX and OpenVINO default to
+      the measured best on this machine, torch to its own default).
     - ``token_budget``: most padded tokens per batch; inputs are sorted by length, so batches
       of short texts grow and batches of long ones shrink.
     - ``keep_fp32``: MatMul groups or node-name regexes the int8 runtime leaves in fp32.
     """
 
     method = "transformer"
+    prepare_tokenizes = True  # the staged API: prepare tokenises, run only computes
+    # the weights (model) are fixed; a loaded model may change the rest: those marked RELOAD
+    # load the model or its ONNX session again on next use, the others only change how it runs
+    options = declare(
+        Option("model", check=path_text),
+        Option("pooling", None, RELOAD),
+        Option("normalize", None, RELOAD),
+        Option("max_length", None, RELOAD),
+        Option("layer", None, LOAD, _layer_param),
+        Option("truncate_dim", None, LOAD),
+        Option("sliding_window", False, LOAD, flag),
+        Option("window_stride", None, LOAD),
+        Option("runtime", AUTO, RELOAD),
+        Option("threads", None, LOAD),
+        Option("token_budget", None, LOAD),
+        Option("keep_fp32", None, RELOAD, _string_list),
+    )
 
     def __init__(
         self,
@@ -174,33 +171,30 @@ class TransformerEmbedder(Embedder):
         truncate_dim: int | None = None,
         sliding_window: bool = False,
         window_stride: int | None = None,
-        runtime: str = "torch",
+        runtime: str = AUTO,
         threads: int | None = None,
         token_budget: int | None = None,
         keep_fp32: list[str] | None = None,
     ) -> None:
-        if isinstance(layer, LayerMix):
-            layer = layer.to_param()
         super().__init__(
-            model=str(model),
+            model=model,
             pooling=pooling,
             normalize=normalize,
             max_length=max_length,
             layer=layer,
             truncate_dim=truncate_dim,
-            sliding_window=bool(sliding_window),
+            sliding_window=sliding_window,
             window_stride=window_stride,
             runtime=runtime,
             threads=threads,
             token_budget=token_budget,
-            keep_fp32=list(keep_fp32) if keep_fp32 is not None else None,
+            keep_fp32=keep_fp32,
         )
-        self._check_params()
         self._state: _Loaded | None = None
         self._runner: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+        self._choice: Choice | None = None
 
-    def _check_params(self) -> None:
-        p = self.params
+    def _check_values(self, p: dict[str, Any]) -> None:
         if p["pooling"] is not None and p["pooling"] not in POOLING_MODES:
             raise InputError(
                 f"unknown pooling {p['pooling']!r}", f"use one of {', '.join(POOLING_MODES)}"
@@ -223,10 +217,11 @@ class TransformerEmbedder(Embedder):
             ):
                 raise InputError(f"{name} must be a positive whole number, got {value!r}", hint)
         check_runtime(p["runtime"])
+        check_cpu_runs(p["runtime"], detect_cpu())
         if p["threads"] is not None:
             resolve_threads(p["threads"])
         check_layer_spec(p["layer"])
-        if p["runtime"] != "torch" and p["layer"] not in (None, "last", -1):
+        if p["runtime"] not in (AUTO, *TORCH_RUNTIMES) and p["layer"] not in (None, "last", -1):
             raise InputError(
                 f"layer selection and mixing run on the torch runtime, not {p['runtime']}",
                 "use runtime='torch' with layer=..., or drop layer= to use the ONNX runtime",
@@ -238,23 +233,15 @@ class TransformerEmbedder(Embedder):
                 "use e.g. ['ffn-output'], or [] to quantise everything",
             )
 
-    def set_params(self, **params: Any) -> TransformerEmbedder:
-        """Change options; what they invalidate (loaded weights, the ONNX session) is dropped."""
-        if isinstance(params.get("layer"), LayerMix):
-            params["layer"] = params["layer"].to_param()
-        old = dict(self.params)
-        self.params.update(params)
-        try:
-            self._check_params()
-        except InputError:
-            self.params = old
-            raise
-        if any(self.params[k] != old.get(k) for k in _LOAD_PARAMS):
+    def _params_changed(self, changed: set[str]) -> None:
+        """Drop what the change invalidates: the loaded model, the ONNX session, auto's choice."""
+        if changed - {"threads", "token_budget", "truncate_dim", "sliding_window"}:
+            self._choice = None
+        if changed & _STATE_OPTIONS:
             self._state = None
-        elif self._state is not None and self.params["threads"] != old.get("threads"):
-            _apply_thread_setting(self.params["threads"])  # torch's setting is process-wide
+        elif self._state is not None and "threads" in changed:
+            apply_torch_threads(self.params["threads"])  # torch's setting is process-wide
         self._runner = None
-        return self
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -268,8 +255,10 @@ class TransformerEmbedder(Embedder):
 
     def _load_model(self) -> _Loaded:
         """Tokenizer and configuration now; weights now only for the torch runtime."""
+        for module in ("torch", "transformers"):
+            require(module, "transformers")
         folder_config = read_folder_config(self.folder)
-        _apply_thread_setting(self.params["threads"])
+        apply_torch_threads(self.params["threads"])
         hub_offline()
         from transformers import AutoConfig, AutoTokenizer
 
@@ -303,9 +292,9 @@ class TransformerEmbedder(Embedder):
                 "once with save_pretrained(folder, safe_serialization=True)",
             )
 
-        limit = _model_token_limit(tokenizer, config)
+        limit = model_token_limit(tokenizer, config)
         max_length = self.params["max_length"] or folder_config.max_length or limit
-        if limit is not None and max_length > limit:
+        if limit is not None and max_length is not None and max_length > limit:
             raise InputError(
                 f"max_length {max_length} is more than this model takes ({limit} tokens)",
                 f"use max_length <= {limit}",
@@ -328,7 +317,7 @@ class TransformerEmbedder(Embedder):
             input_names=tuple(tokenizer.model_input_names),
             causal=is_causal_config(config.to_dict()),
         )
-        if self.params["runtime"] == "torch":
+        if self.params["runtime"] in TORCH_RUNTIMES:
             state.model = self._load_weights(state)  # fail now, not at the first embed
         return state
 
@@ -367,29 +356,89 @@ class TransformerEmbedder(Embedder):
 
     def _backend(self) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
         """The function from padded inputs to pooled vectors, for the chosen runtime."""
-        if self._runner is not None:
-            return self._runner
-        state = self._loaded()
-        runtime = self.params["runtime"]
-        if runtime == "torch":
-            self._runner = self._torch_vectors
-            return self._runner
+        if self._runner is None:
+            runtime = self._resolved_runtime()
+            self._runner = self._runner_for(runtime)
+            state = self._loaded()
+            if runtime not in TORCH_RUNTIMES and self._choice is not None:
+                state.model = None  # the check needed torch; running does not: free the memory
+        return self._runner
 
-        keep = self.params["keep_fp32"]
-        if keep is None:
-            keep = list(DEFAULT_KEEP_FP32.get(state.config.model_type, ()))
+    def _resolved_runtime(self) -> str:
+        """The runtime that computes: the one asked for, or the one ``auto`` chooses."""
+        runtime = self.params["runtime"]
+        if runtime != AUTO:
+            return runtime
+        if self.params["layer"] not in (None, "last", -1):
+            return "torch"  # layer selection and mixes run on torch only
+        if self._choice is None:
+            self._choice = self._choose()
+        return self._choice.runtime
+
+    def _choice_record(self) -> Path:
+        cpu = detect_cpu()
+        return record_path(self._export_spec("onnx").key(), cpu, fastest_first(cpu))
+
+    def recorded_choice(self) -> Choice | None:
+        """What ``auto`` chose for this model on this CPU before, without checking now (None:
+        not checked yet, it will be on first use)."""
+        return read_choice(self._choice_record())
+
+    def _choose(self) -> Choice:
+        """Check the runtimes this CPU runs fastest, once per model and CPU (see ``auto``)."""
+        cpu = detect_cpu()
+        record = self._choice_record()
+        encoded = self.prepare(gate_texts())
+
+        def embed_with(backend: Callable[[dict[str, np.ndarray]], np.ndarray]) -> np.ndarray:
+            out = np.empty((len(encoded), self.hidden_size), dtype=np.float32)
+            for rows in self.plan_batches(encoded):
+                out[rows] = backend(self._pad(encoded.features, rows))
+            return out
+
+        return choose(record, cpu, fastest_first(cpu), self._runner_for, embed_with)
+
+    def _export_spec(self, runtime: str) -> ExportSpec:
+        """The exported graph a runtime runs: fused for onnxruntime, int8 for onnx-int8 (8-bit
+        weights where the CPU has VNNI, else 7-bit), plain for OpenVINO."""
+        state = self._loaded()
         spec = ExportSpec(
             hf_folder=state.hf_folder,
             model_type=state.config.model_type,
             input_names=state.input_names,
             pooling=state.pooling,
             normalize=state.normalize,
-            quantize=runtime == "onnx-int8",
-            keep_fp32=tuple(keep) if runtime == "onnx-int8" else (),
+            quantize=False,
         )
-        path = exported_model(spec, self._torch_model)
-        self._runner = OnnxRunner(path, threads=resolve_threads(self.params["threads"]))
-        return self._runner
+        if runtime.startswith("openvino"):
+            return replace(spec, fuse=False)  # OpenVINO reads standard operators only
+        if runtime != "onnx-int8":
+            return spec
+        keep = self.params["keep_fp32"]
+        if keep is None:
+            keep = list(DEFAULT_KEEP_FP32.get(state.config.model_type, ()))
+        return replace(
+            spec, quantize=True, keep_fp32=tuple(keep), reduce_range=not detect_cpu().vnni
+        )
+
+    def _runner_for(self, runtime: str) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+        """A new batch function (padded inputs -> pooled vectors) on ``runtime``."""
+        if runtime == "torch":
+            return self._torch_vectors
+        if runtime == "torch-bf16":
+            return self._torch_bf16_vectors
+        path = exported_model(self._export_spec(runtime), self._torch_model)
+        threads = resolve_threads(self.params["threads"])
+        if runtime.startswith("openvino"):
+            precision = "bf16" if runtime.endswith("-bf16") else "fp32"
+            return OpenVinoRunner(path, threads=threads, precision=precision)
+        return OnnxRunner(path, threads=threads)
+
+    @property
+    def runtime_choice(self) -> Choice | None:
+        """What ``runtime="auto"`` chose and why (each candidate's check); None otherwise."""
+        self._resolved_runtime()
+        return self._choice
 
     @property
     def onnx_path(self) -> Path | None:
@@ -430,7 +479,8 @@ class TransformerEmbedder(Embedder):
 
     @property
     def runtime(self) -> str:
-        return self.params["runtime"]
+        """The runtime that computes (for ``auto``, the one chosen: this may check it now)."""
+        return self._resolved_runtime()
 
     # -- tokenizing ------------------------------------------------------------------------
     @property
@@ -490,20 +540,7 @@ class TransformerEmbedder(Embedder):
         if state.lowercase:
             texts = [text.lower() for text in texts]
         with quiet_transformers():  # no "longer than the maximum" warning: that is the point
-            encoded = state.tokenizer(
-                texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False
-            )
-        out = []
-        for i, text in enumerate(texts):
-            offsets = encoded["offset_mapping"][i]
-            if len(offsets) <= size:
-                out.append([text])
-                continue
-            words = encoded.word_ids(i)
-            out.append(
-                [text[offsets[a][0] : offsets[b - 1][1]] for a, b in _spans(words, size, stride)]
-            )
-        return out
+            return window_texts(state.tokenizer, texts, size, stride)
 
     # -- embedding, in stages --------------------------------------------------------------
     # embed() is prepare -> plan_batches -> run_batch (each batch) -> finish; the stages are
@@ -577,6 +614,8 @@ class TransformerEmbedder(Embedder):
         else:
             owner = np.arange(len(texts))
             encoded = self.prepare(texts)
+            cut = self._count_truncated(texts, encoded)
+            warn_truncated(cut, len(texts), state.max_length, SLIDING_WINDOW_HINT)
         n = len(encoded)
         label = f"embedding with {self.name}" + (f" ({n:,} windows)" if n != len(texts) else "")
         with progress_bar(label, n, enabled=progress) as advance:
@@ -587,6 +626,16 @@ class TransformerEmbedder(Embedder):
             out /= np.bincount(owner, minlength=len(texts))[:, None]
             rows_out = l2_normalize(out.astype(np.float32)) if state.normalize else out
         return self.finish(rows_out.astype(np.float32, copy=False))
+
+    def _count_truncated(self, texts: list[str], encoded: Encoded) -> int:
+        """How many of ``texts`` :meth:`prepare` cut at ``max_length`` (only those that reached
+        it are tokenised again, untruncated)."""
+        limit = self._loaded().max_length
+        at_limit = [texts[i] for i, n in enumerate(encoded.lengths) if n >= limit]
+        if not at_limit:
+            return 0
+        full = self._tokenize(at_limit, truncate=False, verbose=False)["input_ids"]
+        return sum(len(ids) > limit for ids in full)
 
     def finish(self, vectors: np.ndarray) -> np.ndarray:
         """Stage 3: Matryoshka truncation (``truncate_dim``): keep the first dims, re-normalised
@@ -613,6 +662,13 @@ class TransformerEmbedder(Embedder):
             if state.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return pooled.float().numpy()
+
+    def _torch_bf16_vectors(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """As :meth:`_torch_vectors`, under bf16 autocast (matrix products in bf16)."""
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self._torch_vectors(feed)
 
     def _hidden(self, inputs: dict[str, torch.Tensor], layer: int | LayerMix | None) -> Any:
         """The hidden state pooling reads: the last, one chosen layer, or a mix of all."""
@@ -697,7 +753,7 @@ class TransformerEmbedder(Embedder):
         if state.lowercase:
             notes.append("lowercased before tokenizing, as the model's configuration asks")
         if chosen is not None:
-            notes.append(_layer_note(chosen, len(states) - 1))
+            notes.append(layer_note(chosen, len(states) - 1))
         if own and (windows > 1 or self.runtime != "torch"):
             vector = self._embed_all([text], 1, False)[0]
             if self.runtime != "torch":
@@ -767,25 +823,14 @@ class TransformerEmbedder(Embedder):
         with quiet_transformers():
             model.save_pretrained(target, safe_serialization=True)
             state.tokenizer.save_pretrained(target)
-        kinds = ["Transformer", "Pooling"] + (["Normalize"] if state.normalize else [])
-        paths = {"Transformer": "", "Pooling": "1_Pooling", "Normalize": "2_Normalize"}
-        modules = [
-            {
-                "idx": i,
-                "name": str(i),
-                "path": paths[k],
-                "type": f"sentence_transformers.models.{k}",
-            }
-            for i, k in enumerate(kinds)
-        ]
-        if state.normalize:
-            (target / "2_Normalize").mkdir()
-        (target / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
-        (target / "1_Pooling").mkdir()
-        pooling = {"word_embedding_dimension": self.hidden_size, "pooling_mode": state.pooling}
-        (target / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2), "utf-8")
-        st_config = {"max_seq_length": state.max_length, "do_lower_case": state.lowercase}
-        (target / "sentence_bert_config.json").write_text(json.dumps(st_config, indent=2), "utf-8")
+        write_folder_config(
+            target,
+            dim=self.hidden_size,
+            pooling=state.pooling,
+            normalize=state.normalize,
+            max_length=state.max_length,
+            lowercase=state.lowercase,
+        )
         return {"weights": HF_SUBFOLDER, "source_model": self.params["model"]}
 
     def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
@@ -797,94 +842,6 @@ class TransformerEmbedder(Embedder):
         self.params["model"] = str(hf)
         self._state = None
         self._runner = None
-
-
-def _spans(word_ids: list[int | None], size: int, stride: int) -> list[tuple[int, int]]:
-    """Token windows ``[start, end)`` of at most ``size``, ``stride`` apart, cut between words."""
-    n = len(word_ids)
-
-    def word_start(i: int) -> bool:
-        return i <= 0 or i >= n or word_ids[i] is None or word_ids[i] != word_ids[i - 1]
-
-    spans = []
-    start = 0
-    while True:
-        end = min(start + size, n)
-        if end < n:
-            cut = end
-            while cut > start + 1 and not word_start(cut):
-                cut -= 1
-            end = cut if word_start(cut) else end  # one word longer than a window: cut it
-        spans.append((start, end))
-        if end >= n:
-            return spans
-        nxt = min(start + stride, end)
-        while nxt > start + 1 and not word_start(nxt):
-            nxt -= 1
-        start = max(nxt, start + 1)
-
-
-def batches_by_budget(
-    lengths: Sequence[int] | np.ndarray, batch_size: int, token_budget: int
-) -> list[np.ndarray]:
-    """Row indices, longest first, in batches of at most ``batch_size`` rows and ``token_budget``
-    padded tokens: sorting keeps padding small, the budget keeps long-text batches in cache."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    out = []
-    start = 0
-    while start < len(order):
-        width = max(int(lengths[order[start]]), 1)
-        rows = max(1, min(batch_size, token_budget // width))
-        out.append(order[start : start + rows])
-        start += rows
-    return out
-
-
-def _layer_note(layer: int | LayerMix, n_layers: int) -> str:
-    if isinstance(layer, LayerMix):
-        coefficients = " ".join(f"{c:.2f}" for c in layer.coefficients)
-        return f"contextual vectors mix all {n_layers + 1} hidden states (weights {coefficients}, gamma {layer.gamma:.2f})"
-    if layer == 0:
-        return "contextual vectors from hidden state 0: the embedding layer, before any context"
-    return f"contextual vectors from layer {layer} of {n_layers}"
-
-
-def with_runtime(model: Embedder, runtime: str | None, threads: int | None = None) -> Embedder:
-    """Put a loaded model on ``runtime`` (the CLI's ``--runtime``); None leaves it as it is.
-
-    Works for saved folders too, whose own parameters ``embedlab.load`` restores.
-    """
-    if runtime is None and threads is None:
-        return model
-    if runtime is not None:
-        check_runtime(runtime)
-    if not isinstance(model, TransformerEmbedder):
-        if runtime in (None, "torch"):
-            return model
-        raise InputError(
-            f"the {runtime} runtime is for transformer models; {model.name} is a "
-            f"{model.method} model",
-            "leave out --runtime for this model",
-        )
-    changes: dict[str, Any] = {}
-    if runtime is not None:
-        changes["runtime"] = runtime
-    if threads is not None:
-        changes["threads"] = threads
-    return model.set_params(**changes)
-
-
-def _model_token_limit(tokenizer: Any, config: Any) -> int | None:
-    """The longest input the model takes: tokenizer limit capped at the position table."""
-    limits = []
-    if isinstance(tokenizer.model_max_length, int) and tokenizer.model_max_length < 1_000_000:
-        limits.append(tokenizer.model_max_length)
-    positions = getattr(config, "max_position_embeddings", None)
-    if isinstance(positions, int):
-        if getattr(config, "model_type", "") in _OFFSET_POSITIONS:
-            positions -= (getattr(config, "pad_token_id", None) or 1) + 1
-        limits.append(positions)
-    return min(limits) if limits else None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -268,3 +268,16 @@ def _as_features(features: np.ndarray, name: str) -> np.ndarray:
             "compute them with model.layer_features(texts)",
         )
     return array
+
+
+def layer_note(layer: int | LayerMix, n_layers: int) -> str:
+    """One line for a walkthrough saying which hidden state(s) the contextual vectors are."""
+    if isinstance(layer, LayerMix):
+        coefficients = " ".join(f"{c:.2f}" for c in layer.coefficients)
+        return (
+            f"contextual vectors mix all {n_layers + 1} hidden states "
+            f"(weights {coefficients}, gamma {layer.gamma:.2f})"
+        )
+    if layer == 0:
+        return "contextual vectors from hidden state 0: the embedding layer, before any context"
+    return f"contextual vectors from layer {layer} of {n_layers}"

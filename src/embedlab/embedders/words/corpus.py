@@ -67,7 +67,7 @@ def iter_texts(source: CorpusSource, field: str | None = None) -> Iterator[str |
             f"a corpus must be a path or an iterable of texts, got {type(source).__name__}",
             "pass a .txt/.jsonl file, a folder of them, or a list of strings",
         ) from None
-    yield from iterator
+    yield from iterator  # type: ignore[misc]  # texts, or token lists as gensim takes
 
 
 class TokenCorpus:
@@ -90,7 +90,7 @@ class TokenCorpus:
             raise InputError("the corpus path is empty", "pass a file, folder or list of texts")
         if isinstance(source, TokenCorpus):
             source = source.source
-        self.source = source
+        self.source: CorpusSource = source
         self.field = field
         self.lowercase = lowercase
         self.max_tokens = max_tokens
@@ -169,14 +169,6 @@ class TokenCorpus:
 def _remove(name: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(name)
-
-
-def check_positive(name: str, value: float, minimum: float = 1) -> None:
-    """One message shape for every out-of-range training setting."""
-    if value is None or value < minimum:
-        raise InputError(
-            f"{name} must be at least {minimum}, got {value}", f"set {name} >= {minimum}"
-        )
 
 
 @contextlib.contextmanager

@@ -15,14 +15,24 @@ from typing import Any
 
 import numpy as np
 
+from embedlab.checks import flag, whole
 from embedlab.embedders.base import TokenEmbeddings, check_texts, l2_normalize
+from embedlab.embedders.options import LOAD, Option, declare, defaults, without
 from embedlab.embedders.saving import load_array, save_array
-from embedlab.embedders.words.corpus import TokenCorpus, check_positive
+from embedlab.embedders.words.corpus import TokenCorpus
 from embedlab.embedders.words.vectors import WordVectors
 from embedlab.embedders.words.word2vec import GensimModel
 from embedlab.errors import InputError, ModelFormatError
 
 MODES = {"pv-dm": 1, "dm": 1, "pv-dbow": 0, "dbow": 0}
+
+
+def _mode(name: str, value: Any) -> str:
+    """``"pv-dm"`` or ``"pv-dbow"``, from any of their spellings."""
+    spelled = value.lower() if isinstance(value, str) else value
+    if spelled not in MODES:
+        raise InputError(f"unknown Doc2Vec mode {value!r}", "use 'pv-dm' or 'pv-dbow'")
+    return "pv-dm" if MODES[spelled] else "pv-dbow"
 
 
 class _Tagged:
@@ -48,6 +58,30 @@ class Doc2VecEmbedder(GensimModel):
     """
 
     method = "doc2vec"
+    # a document vector is inferred, not pooled: no pooling options, and lowercase is fixed with
+    # the vocabulary; infer_epochs only changes inference, so a loaded model may change it
+    options = defaults(
+        declare(
+            without(GensimModel.options, "pooling", "sif_a"),
+            Option("lowercase", True, check=flag),
+            Option("mode", check=_mode),
+            Option("infer_epochs", None, LOAD, whole(optional=True)),
+            Option("dm_mean", False, check=flag),
+            Option("dbow_words", False, check=flag),
+        ),
+        dim=100,
+        mode="pv-dm",
+        window=5,
+        min_count=5,
+        negative=5,
+        hs=False,
+        sample=1e-3,
+        epochs=10,
+        alpha=0.025,
+        min_alpha=0.0001,
+        workers=2,
+        seed=1,
+    )
 
     def __init__(
         self,
@@ -70,14 +104,9 @@ class Doc2VecEmbedder(GensimModel):
         seed: int = 1,
         lowercase: bool = True,
     ) -> None:
-        mode = mode.lower()
-        if mode not in MODES:
-            raise InputError(f"unknown Doc2Vec mode {mode!r}", "use 'pv-dm' or 'pv-dbow'")
-        if infer_epochs is not None:
-            check_positive("infer_epochs", infer_epochs)
         super().__init__(
             dim=dim,
-            mode="pv-dm" if MODES[mode] else "pv-dbow",
+            mode=mode,
             window=window,
             min_count=min_count,
             max_vocab=max_vocab,
@@ -88,8 +117,8 @@ class Doc2VecEmbedder(GensimModel):
             infer_epochs=infer_epochs,
             alpha=alpha,
             min_alpha=min_alpha,
-            dm_mean=bool(dm_mean),
-            dbow_words=bool(dbow_words),
+            dm_mean=dm_mean,
+            dbow_words=dbow_words,
             workers=workers,
             seed=seed,
             lowercase=lowercase,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import os
 import re
 import tempfile
@@ -49,7 +50,7 @@ def _open(path: Path) -> IO[bytes]:
     if suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if suffix == ".bz2":
-        return bz2.open(path, "rb")  # type: ignore[return-value]
+        return bz2.open(path, "rb")
     return path.open("rb")
 
 
@@ -345,7 +346,9 @@ def save_word_vectors(
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as raw:
-            out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb") if path.suffix == ".gz" else raw
+            out: io.BufferedIOBase = (
+                gzip.GzipFile(fileobj=raw, mode="wb") if path.suffix == ".gz" else raw
+            )
             for chunk in _encode(kv, fmt):
                 out.write(chunk)
             if out is not raw:

@@ -22,15 +22,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from numbers import Real
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from embedlab.embedders.words.corpus import TokenCorpus, check_positive, no_words_error
+from embedlab.checks import whole
+from embedlab.embedders.options import Option, declare, defaults
+from embedlab.embedders.words.corpus import TokenCorpus, no_words_error
 from embedlab.embedders.words.training import TrainedWordModel
 from embedlab.embedders.words.vectors import DEFAULT_SIF_A, WordVectors
 from embedlab.errors import InputError
+from embedlab.extras import require
 from embedlab.progress import progress_bar
 
 CHUNK_TOKENS = 1_000_000  # tokens per counting chunk: ~window x this many pairs in memory
@@ -122,6 +126,12 @@ def _chunk_matrix(ids: np.ndarray, docs: np.ndarray, window: int, size: int) -> 
     return matrix
 
 
+def _float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InputError(f"{name} must be a number, got {value!r}", f"e.g. {name}=0.75")
+    return float(value)
+
+
 class GloVeEmbedder(TrainedWordModel):
     """GloVe word vectors trained here (see the module docstring for the algorithm).
 
@@ -131,6 +141,25 @@ class GloVeEmbedder(TrainedWordModel):
     """
 
     method = "glove"
+    options = defaults(
+        declare(
+            TrainedWordModel.options,
+            Option("x_max", check=_float),
+            Option("alpha", check=_float),
+            Option("learning_rate", check=_float),
+            Option("batch_size", check=whole()),
+        ),
+        dim=100,
+        window=10,
+        min_count=5,
+        x_max=10.0,
+        alpha=0.75,
+        epochs=15,
+        learning_rate=0.05,
+        batch_size=16_384,
+        workers=2,
+        seed=1,
+    )
 
     def __init__(
         self,
@@ -150,22 +179,16 @@ class GloVeEmbedder(TrainedWordModel):
         pooling: str = "mean",
         sif_a: float = DEFAULT_SIF_A,
     ) -> None:
-        check_positive("batch_size", batch_size)
-        if not x_max > 0 or not alpha > 0 or not learning_rate > 0:
-            raise InputError(
-                "x_max, alpha and learning_rate must be positive",
-                "use the defaults: x_max=10, alpha=0.75, learning_rate=0.05",
-            )
         super().__init__(
             dim=dim,
             window=window,
             min_count=min_count,
             max_vocab=max_vocab,
-            x_max=float(x_max),
-            alpha=float(alpha),
+            x_max=x_max,
+            alpha=alpha,
             epochs=epochs,
-            learning_rate=float(learning_rate),
-            batch_size=int(batch_size),
+            learning_rate=learning_rate,
+            batch_size=batch_size,
             workers=workers,
             seed=seed,
             lowercase=lowercase,
@@ -174,8 +197,16 @@ class GloVeEmbedder(TrainedWordModel):
         )
         self.loss_history: list[float] = []
 
+    def _check_values(self, values: dict[str, Any]) -> None:
+        if not all(values[k] > 0 for k in ("x_max", "alpha", "learning_rate")):
+            raise InputError(
+                "x_max, alpha and learning_rate must be positive",
+                "use the defaults: x_max=10, alpha=0.75, learning_rate=0.05",
+            )
+
     def _train(self, tokens: TokenCorpus, started: float, progress: bool) -> dict[str, Any]:
         """Count co-occurrences in the streamed corpus, then fit the vectors to them."""
+        require("torch", "train")
 
         p = self.params
         words, counts = build_vocabulary(tokens, p["min_count"], p["max_vocab"])

@@ -11,53 +11,39 @@ import time
 from pathlib import Path
 from typing import Any, Self
 
-from embedlab.embedders.words.corpus import CorpusSource, TokenCorpus, check_positive, read_corpus
-from embedlab.embedders.words.vectors import DEFAULT_SIF_A, WordVectorEmbedder
+from embedlab.checks import integer, whole
+from embedlab.embedders.base import Embedder
+from embedlab.embedders.options import Option, declare
+from embedlab.embedders.words.corpus import CorpusSource, TokenCorpus, read_corpus
+from embedlab.embedders.words.vectors import TEXT_OPTIONS, WordVectorEmbedder
+
+# what every trained word model has; each method's class declares its own defaults
+TRAINING_OPTIONS = declare(
+    Option("dim", check=whole()),
+    Option("window", check=whole()),
+    Option("min_count", check=whole()),
+    Option("max_vocab", None, check=whole(optional=True)),
+    Option("epochs", check=whole()),
+    Option("workers", check=whole()),
+    Option("seed", check=integer),
+)
 
 
 class TrainedWordModel(WordVectorEmbedder):
     """A word-vector embedder with ``fit``: subclasses implement :meth:`_train` on the tokens."""
 
     trainable = True
+    options = declare(TEXT_OPTIONS, TRAINING_OPTIONS)
+    data_arguments = ()
 
-    def __init__(
-        self,
-        *,
-        dim: int,
-        window: int,
-        min_count: int,
-        max_vocab: int | None,
-        epochs: int,
-        workers: int,
-        seed: int,
-        lowercase: bool = True,
-        pooling: str = "mean",
-        sif_a: float = DEFAULT_SIF_A,
-        **settings: Any,
-    ) -> None:
-        """Check and keep the shared settings; ``settings`` are the method's own, already
-        checked and converted by the subclass."""
-        super().__init__(lowercase=lowercase, pooling=pooling, sif_a=sif_a)
-        for name, value in (
-            ("dim", dim),
-            ("window", window),
-            ("min_count", min_count),
-            ("epochs", epochs),
-            ("workers", workers),
-        ):
-            check_positive(name, value)
-        if max_vocab is not None:
-            check_positive("max_vocab", max_vocab)
-        self.params.update(
-            dim=int(dim),
-            window=int(window),
-            min_count=int(min_count),
-            max_vocab=max_vocab,
-            epochs=int(epochs),
-            workers=int(workers),
-            seed=int(seed),
-            **settings,
-        )
+    def __init__(self, **options: Any) -> None:
+        """Keep the options (each subclass's constructor passes all it declares).
+
+        Why ``Embedder.__init__`` and not ``WordVectorEmbedder``'s: that one takes the
+        pretrained vectors' options, not a trainer's; the state is started the same way.
+        """
+        Embedder.__init__(self, **options)
+        self._start(None, None, None)
         self.training: dict[str, Any] = {}
 
     def fit(

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from numbers import Real
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from embedlab import catalogue
+from embedlab.checks import flag, one_of
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
+from embedlab.embedders.options import LOAD, Option, declare
 from embedlab.embedders.saving import load_array, load_json, save_array, save_json
 from embedlab.embedders.words.corpus import iter_texts
 from embedlab.embedders.words.formats import read_word_vectors, save_word_vectors
@@ -136,6 +139,7 @@ class WordVectors:
     def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
         """A copy of ``word``'s vector (unit length with ``norm=True``)."""
         index = self.index.get(word) if isinstance(word, str) else None
+        vector: np.ndarray | None
         if index is not None:
             vector = np.array(self.vectors[index], dtype=np.float32)
         else:
@@ -289,6 +293,28 @@ def sif_weights(kv: WordVectors, a: float = DEFAULT_SIF_A) -> np.ndarray:
     return (a / (a + proba)).astype(np.float32)
 
 
+def _check_sif_a(name: str, sif_a: Any) -> float:
+    if isinstance(sif_a, bool) or not isinstance(sif_a, Real) or not float(sif_a) > 0:
+        raise InputError(f"sif_a must be positive, got {sif_a}", "use e.g. 1e-3")
+    return float(sif_a)
+
+
+# how a text's vector is pooled from its words' vectors: a fitted or loaded model may change
+# these (the vectors stay the same); pooling and sif_a stay out of params at their defaults, so
+# folders saved before they existed read the same
+TEXT_OPTIONS = declare(
+    Option("lowercase", True, LOAD, flag),
+    Option(
+        "pooling",
+        "mean",
+        LOAD,
+        one_of(POOLINGS, f"use one of: {', '.join(POOLINGS)}"),
+        omit_default=True,
+    ),
+    Option("sif_a", DEFAULT_SIF_A, LOAD, _check_sif_a, omit_default=True),
+)
+
+
 class WordVectorEmbedder(Embedder):
     """A text's vector is the mean (or SIF-weighted mean) of its words' vectors.
 
@@ -304,6 +330,19 @@ class WordVectorEmbedder(Embedder):
     """
 
     method = "word-vectors"
+    options = declare(
+        TEXT_OPTIONS,
+        # fitted on a corpus with the model (fit / fit_common_components), so fixed; 0 turns
+        # the fitted components off
+        Option(
+            "remove_components",
+            0,
+            check=lambda _, k: _check_components(k),
+            omit_default=True,
+            off=0,
+        ),
+    )
+    data_arguments: ClassVar[tuple[str, ...]] = ("words", "vectors", "counts")
 
     def __init__(
         self,
@@ -316,14 +355,18 @@ class WordVectorEmbedder(Embedder):
         sif_a: float = DEFAULT_SIF_A,
         remove_components: int = 0,
     ) -> None:
-        _check_pooling(pooling, sif_a)
-        _check_components(remove_components)
-        params: dict[str, Any] = {"lowercase": bool(lowercase)}
-        if pooling != "mean":
-            params.update(pooling=pooling, sif_a=float(sif_a))
-        if remove_components:
-            params["remove_components"] = int(remove_components)
-        super().__init__(**params)
+        super().__init__(
+            lowercase=lowercase, pooling=pooling, sif_a=sif_a, remove_components=remove_components
+        )
+        self._start(words, vectors, counts)
+
+    def _start(
+        self,
+        words: Sequence[str] | None,
+        vectors: np.ndarray | None,
+        counts: Sequence[int] | np.ndarray | None,
+    ) -> None:
+        """The state besides the options: the vectors, SIF weights and common components."""
         if (words is None) != (vectors is None):
             raise InputError("words and vectors go together", "pass both, or neither")
         self.vectors: WordVectors | None = (
@@ -411,21 +454,19 @@ class WordVectorEmbedder(Embedder):
     def dim(self) -> int:
         return self._kv().dim
 
-    def set_params(self, **params: Any) -> Self:
-        _check_pooling(params.get("pooling", self.pooling), params.get("sif_a", DEFAULT_SIF_A))
-        if "remove_components" in params:
-            k = params["remove_components"]
-            _check_components(k)
-            if k and not _takes(type(self), "remove_components"):  # load() would not rebuild it
-                raise InputError(
-                    f"{self.method} models take no remove_components setting",
-                    "call .fit_common_components(corpus, n_components) instead; the components "
-                    "are saved with the model all the same",
-                )
-            if k == 0 or (self.components is not None and len(self.components) != k):
-                self.components = None  # off, or fitted for another k: fit again
+    def _params_changed(self, changed: set[str]) -> None:
+        k = self.remove_components
+        if k == 0 or (self.components is not None and len(self.components) != k):
+            self.components = None  # off, or fitted for another k: fit again
         self._sif = None
-        return super().set_params(**params)
+
+    def _unknown_options(self, unknown: dict[str, Any]) -> None:
+        if "remove_components" in unknown:  # trained models: their folders keep no such option
+            raise InputError(
+                f"{self.method} models take no remove_components setting",
+                "call .fit_common_components(corpus, n_components) instead; the components "
+                "are saved with the model all the same",
+            )
 
     # -- common components (SIF's second step) -----------------------------------------------
     def fit(self, X: Any, y: Any = None, *, progress: bool = False) -> Self:  # noqa: N803
@@ -631,20 +672,13 @@ def read_saved_vectors(folder: Path, meta: dict[str, Any]) -> WordVectors:
         raise ModelFormatError(f"{folder}: {exc.problem}", "re-save the model") from None
 
 
-def _takes(klass: type, name: str) -> bool:
-    """Whether ``klass(name=...)`` is accepted (a named parameter, or ``**kwargs``)."""
-    import inspect
-
-    parameters = inspect.signature(klass).parameters.values()
-    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-
-
-def _check_components(k: Any) -> None:
+def _check_components(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
         raise InputError(
             f"remove_components must be a whole number of at least 0, got {k!r}",
             "use 1 (SIF's common component) or 0 to keep vectors as they are",
         )
+    return int(k)
 
 
 def _corpus_texts(corpus: Any) -> Iterator[str]:
@@ -671,13 +705,6 @@ def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
             batch = []
     if batch:
         yield batch
-
-
-def _check_pooling(pooling: str, sif_a: float) -> None:
-    if pooling not in POOLINGS:
-        raise InputError(f"unknown pooling {pooling!r}", f"use one of: {', '.join(POOLINGS)}")
-    if not sif_a > 0:
-        raise InputError(f"sif_a must be positive, got {sif_a}", "use e.g. 1e-3")
 
 
 def load_word_vectors(

@@ -13,22 +13,33 @@ from typing import Any
 
 import numpy as np
 
+from embedlab.checks import check_positive, flag, number, whole
+from embedlab.embedders.options import Option, declare, defaults
 from embedlab.embedders.saving import load_array, save_array
-from embedlab.embedders.words.corpus import TokenCorpus, check_positive, no_words_error
+from embedlab.embedders.words.corpus import TokenCorpus, no_words_error
 from embedlab.embedders.words.subword import SubwordVectors
 from embedlab.embedders.words.training import TrainedWordModel
 from embedlab.embedders.words.vectors import DEFAULT_SIF_A, WordVectors
 from embedlab.errors import InputError, ModelFormatError
+from embedlab.extras import require
 from embedlab.progress import progress_bar
 
 ARCHITECTURES = {"cbow": 0, "skipgram": 1, "skip-gram": 1, "sg": 1}
+
+
+def _architecture(name: str, value: Any) -> str:
+    """``"cbow"`` or ``"skipgram"``, from any of their spellings."""
+    spelled = value.lower() if isinstance(value, str) else value
+    if spelled not in ARCHITECTURES:
+        raise InputError(f"unknown architecture {value!r}", "use 'cbow' or 'skipgram'")
+    return "skipgram" if ARCHITECTURES[spelled] else "cbow"
 
 
 def epoch_callback(advance: Any) -> Any:
     """A gensim callback that advances a progress bar once per finished epoch."""
     from gensim.models.callbacks import CallbackAny2Vec
 
-    class _Epochs(CallbackAny2Vec):  # type: ignore[misc]
+    class _Epochs(CallbackAny2Vec):
         def on_epoch_end(self, model: Any) -> None:
             advance(1)
 
@@ -39,30 +50,21 @@ class GensimModel(TrainedWordModel):
     """What word2vec, fastText and Doc2Vec share: the sampling settings and gensim's training
     loop, which reads the cached tokens once for the vocabulary and once per epoch."""
 
-    def __init__(
-        self,
-        *,
-        negative: int,
-        hs: bool,
-        sample: float,
-        alpha: float,
-        min_alpha: float,
-        **params: Any,
-    ) -> None:
-        check_positive("negative", negative, 0)
-        if not hs and negative == 0:
+    options = declare(
+        TrainedWordModel.options,
+        Option("negative", check=whole(0)),
+        Option("hs", check=flag),
+        Option("sample", check=number(0)),
+        Option("alpha", check=number(0)),
+        Option("min_alpha", check=number(0)),
+    )
+
+    def _check_values(self, values: dict[str, Any]) -> None:
+        if not values["hs"] and values["negative"] == 0:
             raise InputError(
                 "training needs negative sampling (negative > 0) or hierarchical softmax",
                 "set negative=5, or hs=True",
             )
-        super().__init__(
-            negative=int(negative),
-            hs=bool(hs),
-            sample=float(sample),
-            alpha=float(alpha),
-            min_alpha=float(min_alpha),
-            **params,
-        )
 
     def _gensim_params(self) -> dict[str, Any]:
         p = self.params
@@ -93,6 +95,7 @@ class GensimModel(TrainedWordModel):
         raise NotImplementedError
 
     def _train(self, tokens: TokenCorpus, started: float, progress: bool) -> dict[str, Any]:
+        require("gensim", "train")
 
         documents = self._documents(tokens)
         model = self._new_gensim_model()
@@ -119,6 +122,22 @@ class GensimModel(TrainedWordModel):
 class GensimWordModel(GensimModel):
     """word2vec and fastText: CBOW or skip-gram, and pooled text vectors (mean or SIF)."""
 
+    options = defaults(
+        declare(GensimModel.options, Option("architecture", check=_architecture)),
+        dim=100,
+        architecture="cbow",
+        window=5,
+        min_count=5,
+        negative=5,
+        hs=False,
+        sample=1e-3,
+        epochs=5,
+        alpha=0.025,
+        min_alpha=0.0001,
+        workers=2,
+        seed=1,
+    )
+
     def __init__(
         self,
         *,
@@ -140,13 +159,9 @@ class GensimWordModel(GensimModel):
         sif_a: float = DEFAULT_SIF_A,
         **extra: Any,
     ) -> None:
-        architecture = architecture.lower()
-        if architecture not in ARCHITECTURES:
-            raise InputError(f"unknown architecture {architecture!r}", "use 'cbow' or 'skipgram'")
-        check_positive("sample", sample, 0)
         super().__init__(
             dim=dim,
-            architecture="skipgram" if ARCHITECTURES[architecture] else "cbow",
+            architecture=architecture,
             window=window,
             min_count=min_count,
             max_vocab=max_vocab,
@@ -197,13 +212,21 @@ class FastTextEmbedder(GensimWordModel):
 
     method = "fasttext"
 
+    options = declare(
+        GensimWordModel.options,
+        Option("min_n", 3, check=whole()),
+        Option("max_n", 6, check=whole()),
+        Option("bucket", 500_000, check=whole()),
+    )
+
     def __init__(
         self, *, min_n: int = 3, max_n: int = 6, bucket: int = 500_000, **params: Any
     ) -> None:
-        check_positive("min_n", min_n)
-        check_positive("max_n", max_n, min_n)
-        check_positive("bucket", bucket)
-        super().__init__(min_n=int(min_n), max_n=int(max_n), bucket=int(bucket), **params)
+        super().__init__(min_n=min_n, max_n=max_n, bucket=bucket, **params)
+
+    def _check_values(self, values: dict[str, Any]) -> None:
+        super()._check_values(values)
+        check_positive("max_n", values["max_n"], values["min_n"])
 
     def _gensim_params(self) -> dict[str, Any]:
         p = self.params

@@ -10,12 +10,18 @@ import numpy as np
 import pytest
 
 import embedlab
-from embedlab.embedders.transformers.embedder import (
-    TransformerEmbedder,
-    batches_by_budget,
-    with_runtime,
+from embedlab import threads
+from embedlab.embedders.transformers.batching import batches_by_budget
+from embedlab.embedders.transformers.embedder import TransformerEmbedder
+from embedlab.embedders.transformers.onnx.cache import exported_model, list_exports
+from embedlab.embedders.transformers.onnx.export import ExportSpec, export_graph
+from embedlab.embedders.transformers.onnx.quantize import (
+    DEFAULT_KEEP_FP32,
+    fp32_nodes,
+    operator_counts,
 )
-from embedlab.embedders.transformers.onnx import runtime as onnx_runtime
+from embedlab.embedders.transformers.onnx.runner import OnnxRunner
+from embedlab.embedders.transformers.switch import with_runtime
 from embedlab.errors import InputError
 
 
@@ -115,18 +121,18 @@ def test_runtime_switch_and_saved_models(onnx_home: Path, tmp_path: Path) -> Non
 
 
 def test_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(onnx_runtime.ENV_THREADS, raising=False)
-    assert onnx_runtime.resolve_threads(None) == onnx_runtime.DEFAULT_THREADS
-    monkeypatch.setenv(onnx_runtime.ENV_THREADS, "2")
-    assert onnx_runtime.resolve_threads(None) == 2
-    assert onnx_runtime.resolve_threads(1) == 1  # the argument wins
-    monkeypatch.setenv(onnx_runtime.ENV_THREADS, "zero")
+    monkeypatch.delenv(threads.ENV_THREADS, raising=False)
+    assert threads.resolve_threads(None) == threads.DEFAULT_THREADS
+    monkeypatch.setenv(threads.ENV_THREADS, "2")
+    assert threads.resolve_threads(None) == 2
+    assert threads.resolve_threads(1) == 1  # the argument wins
+    monkeypatch.setenv(threads.ENV_THREADS, "zero")
     with pytest.raises(InputError, match="EMBEDLAB_THREADS"):
-        onnx_runtime.resolve_threads(None)
+        threads.resolve_threads(None)
 
 
 def test_session_threads_follow_the_setting(onnx_home: Path, monkeypatch) -> None:
-    monkeypatch.setenv(onnx_runtime.ENV_THREADS, "2")
+    monkeypatch.setenv(threads.ENV_THREADS, "2")
     model = embedlab.load("minilm", runtime="onnx")
     model.embed("hello")
     assert model._backend().threads == 2
@@ -146,13 +152,13 @@ def test_batches_by_token_budget() -> None:
 
 def test_fp32_node_groups(onnx_home: Path) -> None:
     path = embedlab.load("minilm", runtime="onnx").onnx_path
-    ffn_output = onnx_runtime.fp32_nodes(path, ["ffn-output"])
+    ffn_output = fp32_nodes(path, ["ffn-output"])
     assert len(ffn_output) == 6 and all("/output/dense/MatMul" in n for n in ffn_output)
     assert not any("attention" in n for n in ffn_output)
-    assert len(onnx_runtime.fp32_nodes(path, ["ffn-output", "ffn-input"])) == 12
-    assert onnx_runtime.DEFAULT_KEEP_FP32["mpnet"] == ("ffn-output",)
+    assert len(fp32_nodes(path, ["ffn-output", "ffn-input"])) == 12
+    assert DEFAULT_KEEP_FP32["mpnet"] == ("ffn-output",)
     with pytest.raises(InputError, match="keep_fp32"):
-        onnx_runtime.fp32_nodes(path, ["(unclosed"])
+        fp32_nodes(path, ["(unclosed"])
 
 
 def test_int8_graph_is_fused(onnx_home: Path, minilm: TransformerEmbedder) -> None:
@@ -160,7 +166,7 @@ def test_int8_graph_is_fused(onnx_home: Path, minilm: TransformerEmbedder) -> No
     from embedlab.data import sample_texts
 
     model = embedlab.load("minilm", runtime="onnx-int8", threads=1)
-    ops = onnx_runtime.operator_counts(model.onnx_path)  # the graph itself, not export.json
+    ops = operator_counts(model.onnx_path)  # the graph itself, not export.json
     assert ops.get("QAttention") == 6 and ops.get("QEmbedLayerNormalization") == 1
     assert ops.get("BiasGelu") == 6
     assert not {"Softmax", "Transpose", "MatMul", "SkipLayerNormalization"} & set(ops)
@@ -178,7 +184,7 @@ def test_fusion_is_part_of_the_recipe(
 ) -> None:
     torch_model = minilm._torch_model()
     state = minilm._loaded()
-    fused = onnx_runtime.ExportSpec(
+    fused = ExportSpec(
         state.hf_folder,
         state.config.model_type,
         state.input_names,
@@ -189,22 +195,22 @@ def test_fusion_is_part_of_the_recipe(
     assert fused.fuse  # the default
     plain = replace(fused, fuse=False)
     assert plain.key() != fused.key()  # another graph, another cache entry
-    path = onnx_runtime.exported_model(plain, lambda: torch_model)
-    ops = onnx_runtime.operator_counts(path)
+    path = exported_model(plain, lambda: torch_model)
+    ops = operator_counts(path)
     assert "Attention" not in ops and ops["MatMul"] >= 36
     info = json.loads((path.parent / "export.json").read_text())
     assert not info["fuse"] and "fused" not in info
     # a fused export traces eager attention, then gives the model back as it was
     before = torch_model.config._attn_implementation
-    details = onnx_runtime._export(torch_model, tmp_path, fused)
+    details = export_graph(torch_model, tmp_path, fused)
     assert torch_model.config._attn_implementation == before
     assert details["fused"]["Attention"] == 6 and details["fused_check_min_cosine"] >= 0.9999
     from embedlab.data import sample_texts
 
     encoded = minilm.prepare(sample_texts())
     feed = minilm._pad(encoded.features, np.arange(len(encoded)))  # one padded batch
-    with_fusion = onnx_runtime.OnnxRunner(tmp_path / "model.onnx", threads=1)(feed)
-    without = onnx_runtime.OnnxRunner(path, threads=1)(feed)
+    with_fusion = OnnxRunner(tmp_path / "model.onnx", threads=1)(feed)
+    without = OnnxRunner(path, threads=1)(feed)
     assert cosines(with_fusion, without).min() >= 0.9999
     # both recipes are current: neither is reported stale
-    assert all(not e.stale for e in onnx_runtime.list_exports())
+    assert all(not e.stale for e in list_exports())
