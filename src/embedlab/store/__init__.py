@@ -17,14 +17,7 @@ Heavy libraries (faiss, bm25s, psycopg) are imported only when a backend needs t
 from __future__ import annotations
 
 from embedlab.store.backend import Hit, Record
-from embedlab.store.collection import (
-    Collection,
-    create_collection,
-    drop_collection,
-    list_collections,
-    open_collection,
-    register_backend,
-)
+from embedlab.store.collection import Collection
 from embedlab.store.config import METRICS, STORAGES, CollectionConfig, bytes_per_vector
 from embedlab.store.errors import (
     CollectionExistsError,
@@ -38,6 +31,14 @@ from embedlab.store.errors import (
     StoreError,
     UnknownCollectionError,
     UnsupportedError,
+)
+from embedlab.store.factory import (
+    create_collection,
+    drop_collection,
+    list_collections,
+    open_collection,
+    register_backend,
+    repair_collection,
 )
 from embedlab.store.filters import parse_filter
 from embedlab.store.pgserver import postgres_dsn, start_postgres
@@ -68,5 +69,6 @@ __all__ = [
     "parse_filter",
     "postgres_dsn",
     "register_backend",
+    "repair_collection",
     "start_postgres",
 ]

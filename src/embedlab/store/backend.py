@@ -8,12 +8,13 @@ validation out of backends means a new backend (another database) is only storag
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from embedlab.errors import InputError
 from embedlab.store.config import CollectionConfig
 from embedlab.store.filters import Node
 
@@ -72,7 +73,7 @@ class SearchOptions:
     exact: bool = False
 
 
-class Backend(ABC):
+class StorageBackend(ABC):
     """Storage and search for one collection. Subclasses: local folder, PostgreSQL."""
 
     kind: ClassVar[str] = ""
@@ -81,13 +82,26 @@ class Backend(ABC):
 
     @classmethod
     @abstractmethod
-    def create(cls, location: str, config: CollectionConfig, *, exist_ok: bool) -> Backend:
+    def create(cls, location: str, config: CollectionConfig, *, exist_ok: bool) -> StorageBackend:
         """Create the collection (``exist_ok``: open it instead when it exists)."""
 
     @classmethod
     @abstractmethod
-    def open(cls, location: str, name: str | None) -> Backend:
+    def open(cls, location: str, name: str | None) -> StorageBackend:
         """Open an existing collection; :class:`UnknownCollectionError` when there is none."""
+
+    @classmethod
+    def open_for_repair(cls, location: str, name: str | None) -> StorageBackend:
+        """:meth:`open`, fixing first what would stop it opening, where a backend can."""
+        return cls.open(location, name)
+
+    @classmethod
+    def default_name(cls, location: str) -> str:
+        """The collection's name when none is given: only a folder can supply one."""
+        raise InputError(
+            "a collection name is needed for a database location",
+            f"pass name=..., or append #name to the URL ({location}#docs)",
+        )
 
     @classmethod
     @abstractmethod
@@ -150,6 +164,15 @@ class Backend(ABC):
 
     @abstractmethod
     def info(self) -> dict[str, Any]: ...
+
+    def verify(self) -> dict[str, Any]:
+        """Check that what is stored agrees; :class:`CorruptCollectionError` if not."""
+        return {"rows": self.count()}
+
+    def repair(self, embed: Callable[[list[str]], np.ndarray] | None = None) -> dict[str, Any]:
+        """Rebuild what can be rebuilt (``embed`` re-embeds stored texts), quarantine the rest."""
+        return {"actions": ["nothing to repair: the database keeps its own integrity"],
+                "verify": self.verify()}  # fmt: skip
 
     def finish_write(self) -> None:  # noqa: B027 (optional hook)
         """Called once after a whole ``add``/``upsert`` (all chunks): a place for bulk work."""

@@ -1,8 +1,8 @@
 """``Collection``: ids, texts, metadata and vectors bound to the Embedder that made them.
 
-The collection checks and embeds; a backend (chosen by a small factory, as txtai picks its ANN
-backends) stores and searches. The location says which backend: a folder is the embedded local
-backend, a ``postgresql://`` DSN the pgvector one::
+The collection checks and embeds; a backend (see :mod:`embedlab.store.factory`) stores and
+searches. The location says which backend: a folder is the embedded local backend, a
+``postgresql://`` DSN the pgvector one::
 
     from embedlab.store import create_collection, open_collection
 
@@ -16,225 +16,50 @@ backend, a ``postgresql://`` DSN the pgvector one::
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import json
-import math
-import os
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import embedlab
-from embedlab import catalogue
+from embedlab.apps.explain import HitExplanation, explain_dense_hit, keyword_terms
 from embedlab.embedders.base import Embedder
-from embedlab.errors import InputError, UnknownModelError
+from embedlab.errors import EmbedlabError, InputError, UnknownModelError
 from embedlab.progress import progress_bar
-from embedlab.store.backend import DEFAULT_INCLUDE, INCLUDE_ALL, Backend, Hit, Record, SearchOptions
-from embedlab.store.config import STORAGES, CollectionConfig, bytes_per_vector, check_name
-from embedlab.store.errors import (
-    DimensionMismatchError,
-    DuplicateIdError,
-    ModelMismatchError,
-    UnknownCollectionError,
+from embedlab.store.backend import (
+    DEFAULT_INCLUDE,
+    INCLUDE_ALL,
+    Hit,
+    Record,
+    SearchOptions,
+    StorageBackend,
 )
+from embedlab.store.config import STORAGES, bytes_per_vector
+from embedlab.store.errors import DimensionMismatchError, ModelMismatchError
 from embedlab.store.filters import parse_filter
-from embedlab.store.fusion import FUSIONS, rrf, top, weighted
-
-_BACKENDS: dict[str, str] = {
-    "local": "embedlab.store.local:LocalBackend",
-    "postgres": "embedlab.store.postgres:PostgresBackend",
-}
-_SCHEMES: dict[str, str] = {"postgresql": "postgres", "postgres": "postgres"}
-
-
-def register_backend(name: str, target: str, schemes: Sequence[str] = ()) -> None:
-    """Register a backend class ``"package.module:Class"``; URLs with ``schemes`` pick it."""
-    _BACKENDS[name] = target
-    for scheme in schemes:
-        _SCHEMES[scheme] = name
+from embedlab.store.fusion import FUSIONS, RRF_K, rrf, top, weighted
+from embedlab.store.keyword import STOPWORDS
+from embedlab.store.validate import (
+    check_ids,
+    check_include,
+    check_metadatas,
+    check_texts,
+    content_ids,
+)
 
 
-def backend_names() -> list[str]:
-    return sorted(_BACKENDS)
+@dataclass(slots=True)
+class ExplainedHit(Hit):
+    """A :class:`Hit` with why it scored so (``search(..., explain=True)``)."""
 
+    explanation: HitExplanation | None = None
 
-def split_location(location: str | os.PathLike[str]) -> tuple[str, str, str | None]:
-    """``(backend, location, name)``: a URL's scheme picks the backend, a ``#name`` fragment
-    may name the collection; anything else is a folder for the local backend."""
-    text = str(location)
-    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
-    if scheme:
-        if scheme not in _SCHEMES:
-            raise InputError(
-                f"no collection backend for {scheme}:// URLs",
-                f"use a folder or one of: {', '.join(s + '://' for s in sorted(_SCHEMES))}",
-            )
-        base, _, fragment = text.partition("#")
-        return _SCHEMES[scheme], base, fragment or None
-    return "local", text, None
-
-
-def _backend_class(name: str) -> type[Backend]:
-    target = _BACKENDS.get(name)
-    if target is None:
-        raise InputError(f"unknown backend {name!r}", f"use one of {', '.join(backend_names())}")
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
-
-
-def _resolve(location: str | os.PathLike[str], name: str | None, backend: str | None) -> Any:
-    kind, where, fragment = split_location(location)
-    if backend is not None and backend != kind:
-        if kind != "local":
-            raise InputError(
-                f"{where} is a {kind} location but backend={backend!r} was asked for",
-                "leave backend out; the location picks it",
-            )
-        kind = backend
-    return _backend_class(kind), where, name or fragment
-
-
-def create_collection(
-    location: str | os.PathLike[str],
-    name: str | None = None,
-    *,
-    model: str | Embedder | None = None,
-    dim: int | None = None,
-    metric: str = "cosine",
-    storage: str = "float32",
-    normalize: bool | None = None,
-    index: str = "auto",
-    exist_ok: bool = False,
-    backend: str | None = None,
-    **options: Any,
-) -> Collection:
-    """Create a collection and return it open.
-
-    ``location``: a folder (local backend; the name defaults to the folder's) or a
-    ``postgresql://`` DSN (``name`` required, or given as ``#name``). ``model``: a model name or
-    an Embedder (its dimension is used; texts are embedded with it; a name given with ``dim`` is
-    only recorded, and loaded when texts first need embedding); leave it out and pass ``dim``
-    for a collection fed only precomputed vectors. ``metric``: cosine, dot or l2.
-    ``storage``: float32, float16, int8 or binary (the in-memory search index; full precision is
-    always kept on disk for rescoring). ``index``: auto (exact search below
-    ``exact_threshold`` items, HNSW above), hnsw or flat. Other ``options`` (``m``,
-    ``ef_construction``, ``ef_search``, ``exact_threshold``, ``rescore``, ``language``) go to
-    :class:`CollectionConfig`.
-    """
-    klass, where, coll_name = _resolve(location, name, backend)
-    if coll_name is None:
-        if klass.kind != "local":
-            raise InputError(
-                "a collection name is needed for a database location",
-                f"pass name=..., or append #name to the URL ({where}#docs)",
-            )
-        coll_name = Path(where).expanduser().resolve().name
-    check_name(coll_name)
-    embedder = None
-    model_name = None
-    if isinstance(model, Embedder):
-        embedder = model
-    elif model is not None and dim is not None:
-        model_name = _canonical_model_name(str(model))  # loaded on first use, not now
-    elif model is not None:
-        embedder = embedlab.load(model)
-    if embedder is not None:
-        model_name = embedder.name
-        if dim is not None and dim != embedder.dim:
-            raise DimensionMismatchError(
-                f"dim={dim} was given but the model {model_name!r} makes {embedder.dim}-d vectors",
-                "leave dim out when a model is given",
-            )
-        dim = embedder.dim
-        if isinstance(model, str | os.PathLike):
-            options.setdefault("extra", {})["model_source"] = str(model)
-    if dim is None:
-        raise InputError(
-            "a collection needs a model or a dimension",
-            "pass model='minilm' (texts are embedded for you) or dim=384 (precomputed vectors)",
-        )
-    if normalize is None:
-        normalize = metric == "cosine"
-    known = {f.name for f in dataclasses.fields(CollectionConfig)} - {"name", "dim", "model"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise InputError(
-            f"unknown collection option(s): {', '.join(unknown)}",
-            f"use any of: {', '.join(sorted(known))}",
-        )
-    config = CollectionConfig(
-        name=coll_name,
-        dim=int(dim),
-        model=model_name,
-        metric=metric,
-        normalize=normalize,
-        storage=storage,
-        index=index,
-        **options,
-    )
-    store = klass.create(where, config, exist_ok=exist_ok)
-    if exist_ok:
-        _check_compatible(store.config, config)
-    return Collection(store, embedder)
-
-
-def _canonical_model_name(name: str) -> str:
-    """The name ``embedlab.load(name).name`` would give a catalogue model, without loading it."""
-
-    entry = catalogue.find(name)
-    if entry is None:
-        return name
-    return entry.aliases[0] if entry.aliases else entry.name
-
-
-def _check_compatible(have: CollectionConfig, want: CollectionConfig) -> None:
-    for key in ("dim", "model", "metric"):
-        if getattr(have, key) != getattr(want, key):
-            raise ModelMismatchError(
-                f"collection {have.name!r} exists with {key}={getattr(have, key)!r}, "
-                f"not {getattr(want, key)!r}",
-                "open it as it is, or create a new collection",
-            )
-
-
-def open_collection(
-    location: str | os.PathLike[str],
-    name: str | None = None,
-    *,
-    embedder: Embedder | str | None = None,
-    backend: str | None = None,
-) -> Collection:
-    """Open an existing collection (:class:`UnknownCollectionError` if there is none).
-
-    ``embedder`` overrides how texts are embedded (a model saved elsewhere, say); it must be the
-    model the collection was made with. Without it, the model is loaded by name on first use.
-    """
-    klass, where, coll_name = _resolve(location, name, backend)
-    if coll_name is None and klass.kind != "local":
-        raise InputError(
-            "a collection name is needed for a database location",
-            f"pass name=..., or append #name to the URL ({where}#docs)",
-        )
-    store = klass.open(where, coll_name)
-    return Collection(store, embedder)
-
-
-def list_collections(location: str | os.PathLike[str], *, backend: str | None = None) -> list[str]:
-    """Names of the collections in a database, or in a folder of collection folders."""
-    klass, where, _ = _resolve(location, None, backend)
-    return klass.list_names(where)
-
-
-def drop_collection(
-    location: str | os.PathLike[str], name: str | None = None, *, backend: str | None = None
-) -> None:
-    """Delete a whole collection: its folder, or its table and registry row."""
-    klass, where, coll_name = _resolve(location, name, backend)
-    klass.drop(where, coll_name)
+    def to_dict(self) -> dict[str, Any]:
+        out = Hit.to_dict(self)
+        if self.explanation is not None:
+            out["explanation"] = self.explanation.to_dict()
+        return out
 
 
 class Collection:
@@ -245,10 +70,7 @@ class Collection:
     :meth:`close`, so the local backend can save its index.
     """
 
-    create = staticmethod(create_collection)
-    open = staticmethod(open_collection)
-
-    def __init__(self, backend: Backend, embedder: Embedder | str | None = None) -> None:
+    def __init__(self, backend: StorageBackend, embedder: Embedder | str | None = None) -> None:
         self._backend = backend
         self.config = backend.config
         self._embedder: Embedder | None = None
@@ -273,7 +95,7 @@ class Collection:
         return self.config.metric
 
     @property
-    def backend(self) -> Backend:
+    def backend(self) -> StorageBackend:
         return self._backend
 
     @property
@@ -395,7 +217,10 @@ class Collection:
         ``vectors`` (``model`` may name what made them, to be checked). Items are committed in
         chunks of ``commit_every``: each chunk is durable once written (``on_commit`` is then
         called with its ids, so a long ingest can record its progress), and when ``add``
-        returns all are. Returns the ids (generated when not given).
+        returns all are. Returns the ids. Ids not given are made from content (see
+        :func:`embedlab.store.validate.content_ids`: SHA-256 of the text, or of the vector when
+        there is no text, and the metadata), so adding the same items again is refused as
+        already present instead of storing them twice.
         """
         return self._write(
             texts,
@@ -464,9 +289,12 @@ class Collection:
             vectors = self._check_vectors(vectors, model, count)
         elif model is not None and self.config.model is not None and model != self.config.model:
             self._check_vectors(np.zeros((1, self.dim)), model, None)
-        text_list = _check_texts(texts, count, embedding=vectors is None)
-        id_list = _check_ids(ids, count)
-        meta_list = _check_metadatas(metadatas, count)
+        text_list = check_texts(texts, count, embedding=vectors is None)
+        meta_list = check_metadatas(metadatas, count)
+        if ids is None:
+            id_list = content_ids(text_list, meta_list, vectors)
+        else:
+            id_list = check_ids(ids, count)
         if vectors is None:
             self.embedder  # noqa: B018 (fails early, before any write, when it cannot embed)
         if commit_every < 1:
@@ -516,7 +344,7 @@ class Collection:
     ) -> Any:
         """Items by id: a list in the order asked (missing ids skipped), or for a single id the
         :class:`Record` or ``None``."""
-        include = _check_include(include)
+        include = check_include(include)
         if isinstance(ids, str | int):
             found = self._backend.get([str(ids)], include)
             return found[0] if found else None
@@ -529,7 +357,7 @@ class Collection:
         self, batch_size: int = 1_000, include: Sequence[str] = INCLUDE_ALL
     ) -> Iterator[Record]:
         """Every item, streamed in batches (an export reads a collection this way)."""
-        for batch in self._backend.iter_records(batch_size, _check_include(include)):
+        for batch in self._backend.iter_records(batch_size, check_include(include)):
             yield from batch
 
     def __iter__(self) -> Iterator[Record]:
@@ -542,7 +370,7 @@ class Collection:
         if len(queries) == 0:
             raise InputError("no queries to search with", "pass at least one text or vector")
         if isinstance(queries, list | tuple) and queries and isinstance(queries[0], str):
-            texts = _check_texts(queries, len(queries), embedding=True)
+            texts = check_texts(queries, len(queries), embedding=True)
             return self._embed(texts, batch_size, queries=True)  # type: ignore[arg-type]
         return self._check_vectors(queries, model, None)
 
@@ -563,7 +391,7 @@ class Collection:
         return SearchOptions(
             k=k,
             where=parse_filter(where),
-            include=_check_include(include),
+            include=check_include(include),
             ef=ef,
             rescore=rescore,
             exact=exact,
@@ -580,13 +408,19 @@ class Collection:
         rescore: int | None = None,
         exact: bool = False,
         model: str | None = None,
+        explain: bool = False,
     ) -> list[Hit]:
         """The ``k`` nearest items to one query (a text, or a vector), best first.
 
         ``where`` is a metadata filter (see :mod:`embedlab.store.filters`); ``ef`` widens the
         HNSW walk (recall for speed), ``rescore`` sets how many candidates per result quantized
-        storage rescores exactly, ``exact`` skips the approximate index.
+        storage rescores exactly, ``exact`` skips the approximate index. ``explain=True``
+        (a text query) returns :class:`ExplainedHit` s whose ``explanation`` splits each score
+        over token pairs of the query and the hit's stored text (fetched for it).
         """
+        if explain:
+            self._check_explainable(query)
+            include = tuple(dict.fromkeys([*check_include(include), "text"]))
         if not isinstance(query, str):
             array = np.asarray(query, dtype=np.float32)
             if array.ndim != 1:
@@ -594,7 +428,7 @@ class Collection:
                     "search takes one query (a text or a 1-D vector)",
                     "use search_batch for several",
                 )
-        return self.search_batch(
+        hits = self.search_batch(
             [query] if isinstance(query, str) else np.asarray(query)[None, :],
             k,
             where=where,
@@ -604,6 +438,46 @@ class Collection:
             exact=exact,
             model=model,
         )[0]
+        if not explain:
+            return hits
+        return [self._explain_dense(query, hit) for hit in hits]
+
+    # -- explaining hits -------------------------------------------------------------------------
+    def _check_explainable(self, query: Any) -> None:
+        if not isinstance(query, str):
+            raise InputError(
+                "explain needs a text query: a vector has no tokens to split the score over",
+                "search with the query's text, or drop explain",
+            )
+
+    def _explain_dense(
+        self, query: str, hit: Hit, *, fused: bool = False, dense_score: float | None = None
+    ) -> ExplainedHit:
+        """``fused``: ``hit.score`` is a fused one; ``dense_score`` is the dense side's (None:
+        not among its candidates)."""
+        out = ExplainedHit(hit.id, hit.score, hit.text, hit.metadata, hit.vector)
+        if hit.text is None:
+            out.explanation = HitExplanation("dense", hit.score, notes=["the hit has no text"])
+            return out
+        c = self.config
+        out.explanation = explain_dense_hit(
+            self.embedder,
+            query,
+            hit.text,
+            dense_score if fused else hit.score,
+            metric=c.metric,
+            normalize=c.normalize,
+            storage=c.storage,
+        )
+        return out
+
+    def _explain_keyword(self, query: str, hit: Hit, explanation: HitExplanation) -> None:
+        if hit.text is not None:
+            explanation.terms = keyword_terms(query, hit.text, STOPWORDS)
+        if self._backend.kind == "postgres":
+            explanation.notes.append(
+                "terms as BM25 tokenises them; PostgreSQL's full-text search also matches stems"
+            )
 
     def search_batch(
         self,
@@ -648,11 +522,25 @@ class Collection:
         *,
         where: Any = None,
         include: Sequence[str] = DEFAULT_INCLUDE,
+        explain: bool = False,
     ) -> list[Hit]:
-        """Keyword-only search: BM25 (local) or ts_rank full-text search (PostgreSQL)."""
-        _check_texts([query], 1, embedding=True)
+        """Keyword-only search: BM25 (local) or ts_rank full-text search (PostgreSQL).
+
+        ``explain=True``: each hit's ``explanation.terms`` are the query terms it contains."""
+        check_texts([query], 1, embedding=True)
         ranked = self._backend.keyword_search(query, k, parse_filter(where))
-        return self._with_details(ranked, _check_include(include))
+        include = check_include(include)
+        if not explain:
+            return self._with_details(ranked, include)
+        hits = self._with_details(ranked, tuple(dict.fromkeys([*include, "text"])))
+        out: list[Hit] = []
+        for hit in hits:
+            explanation = HitExplanation("keyword", hit.score)
+            self._explain_keyword(query, hit, explanation)
+            explained = ExplainedHit(hit.id, hit.score, hit.text, hit.metadata, hit.vector)
+            explained.explanation = explanation
+            out.append(explained)
+        return out
 
     def hybrid_search(
         self,
@@ -665,11 +553,16 @@ class Collection:
         candidates: int | None = None,
         include: Sequence[str] = DEFAULT_INCLUDE,
         ef: int | None = None,
+        explain: bool = False,
     ) -> list[Hit]:
         """Keyword and dense search fused: ``fusion="rrf"`` (reciprocal rank fusion, the
         default: robust, needs no tuning) or ``"weighted"`` (``weight`` on the dense side of
         min-max scaled scores). Each side contributes its best ``candidates`` (default
-        ``max(50, 5k)``). Scores are fused scores, higher is better."""
+        ``max(50, 5k)``). Scores are fused scores, higher is better.
+
+        ``explain=True``: each hit's ``explanation.sides`` are the dense and keyword parts of
+        its fused score (they add up to it), with each side's rank, the dense token pairs and
+        the matching keyword terms."""
         if fusion not in FUSIONS:
             raise InputError(f"unknown fusion {fusion!r}", f"use one of {', '.join(FUSIONS)}")
         if not 0.0 <= weight <= 1.0:
@@ -686,7 +579,53 @@ class Collection:
             fused = weighted(
                 {h.id: sign * h.score for h in dense_hits}, dict(keyword), weight=weight
             )
-        return self._with_details(top(fused, k), _check_include(include))
+        if not explain:
+            return self._with_details(top(fused, k), check_include(include))
+        hits = self._with_details(top(fused, k), tuple(dict.fromkeys([*include, "text"])))
+        return [
+            self._explain_fused(query, hit, dense_hits, keyword, fusion, weight) for hit in hits
+        ]
+
+    def _explain_fused(
+        self,
+        query: str,
+        hit: Hit,
+        dense_hits: list[Hit],
+        keyword: list[tuple[str, float]],
+        fusion: str,
+        weight: float,
+    ) -> ExplainedHit:
+        """One hybrid hit: each side's part of the fused score, in the fusion's own terms."""
+        dense_rank = next((r for r, h in enumerate(dense_hits, 1) if h.id == hit.id), None)
+        keyword_rank = next((r for r, (i, _) in enumerate(keyword, 1) if i == hit.id), None)
+        if fusion == "rrf":
+            sides = {
+                "dense": 1.0 / (RRF_K + dense_rank) if dense_rank else 0.0,
+                "keyword": 1.0 / (RRF_K + keyword_rank) if keyword_rank else 0.0,
+            }
+            about: dict[str, Any] = {"method": "rrf", "k": RRF_K, "formula": "1 / (k + rank)"}
+        else:
+            sign = 1.0 if self.config.higher_is_better else -1.0
+            dense_scores = {h.id: sign * h.score for h in dense_hits}
+            sides = {  # fusion.weighted with one side empty is that side's part exactly
+                "dense": weighted(dense_scores, {}, weight).get(hit.id, 0.0),
+                "keyword": weighted({}, dict(keyword), weight).get(hit.id, 0.0),
+            }
+            about = {
+                "method": "weighted",
+                "weight": weight,
+                "formula": "weight * minmax(dense) + (1 - weight) * minmax(keyword)",
+            }
+        about.update(dense_rank=dense_rank, keyword_rank=keyword_rank)
+        about["dense_score"] = next((h.score for h in dense_hits if h.id == hit.id), None)
+        about["keyword_score"] = dict(keyword).get(hit.id)
+        out = self._explain_dense(query, hit, fused=True, dense_score=about["dense_score"])
+        explanation = out.explanation
+        assert explanation is not None
+        explanation.mode, explanation.score = "hybrid", hit.score
+        explanation.sides, explanation.fusion = sides, about
+        self._explain_keyword(query, hit, explanation)
+        return out
 
     def _with_details(self, ranked: list[tuple[str, float]], include: Sequence[str]) -> list[Hit]:
         if not ranked:
@@ -717,9 +656,31 @@ class Collection:
             compact()
 
     def verify(self) -> dict[str, Any]:
-        """Check that stored rows, vectors and index agree (raises if they do not)."""
-        verify = getattr(self._backend, "verify", None)
-        return verify() if verify is not None else {"rows": self.count()}
+        """Check that binding, stored rows, vector checksums and index agree; raises
+        :class:`~embedlab.store.errors.CorruptCollectionError` naming every problem if not."""
+        return self._backend.verify()
+
+    def repair(self) -> dict[str, Any]:
+        """Rebuild what damage left rebuildable and quarantine what it did not.
+
+        The index is rebuilt from the vectors; lost or damaged vectors are embedded again from
+        their stored texts with the bound model; rows with neither, and damaged files, are moved
+        into the folder's ``quarantine/`` (never deleted). Returns ``{"actions": [one line per
+        thing done], "verify": the check of the result}``.
+        """
+        embed = None
+        if self.config.model is not None:
+            try:
+                self.embedder  # noqa: B018 (loaded now: repair says when it cannot re-embed)
+                embed = self._embed_for_repair
+            except EmbedlabError:
+                embed = None
+        report = self._backend.repair(embed)
+        self.config = self._backend.config  # a manifest rewritten from the database
+        return report
+
+    def _embed_for_repair(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts, 32)
 
     def info(self) -> dict[str, Any]:
         """Binding, counts, index state and memory per vector for every storage type."""
@@ -743,113 +704,4 @@ class Collection:
         return out
 
 
-# -- argument checks -------------------------------------------------------------------------------
-def _check_texts(texts: Any, count: int, *, embedding: bool) -> list[str | None]:
-    if texts is None:
-        return [None] * count
-    if isinstance(texts, np.ndarray):
-        texts = texts.tolist()
-    texts = list(texts)
-    if len(texts) != count:
-        raise InputError(f"{len(texts)} texts for {count} vectors", "pass one text per vector")
-    for i, text in enumerate(texts):
-        if text is None and not embedding:
-            continue
-        if not isinstance(text, str):
-            raise InputError(
-                f"text {i} is a {type(text).__name__}, not a string", "convert it to str"
-            )
-        if embedding and not text.strip():
-            raise InputError(f"text {i} is empty", "remove empty texts, or pass its vector")
-    return texts
-
-
-def _check_ids(ids: Iterable[str | int] | None, count: int) -> list[str]:
-    if ids is None:
-        return [uuid.uuid4().hex for _ in range(count)]
-    if isinstance(ids, str | int):
-        ids = [ids]
-    out = []
-    for i, item in enumerate(ids):
-        if isinstance(item, bool) or not isinstance(item, str | int | np.integer):
-            raise InputError(
-                f"id {i} is a {type(item).__name__}", "ids are strings (integers are converted)"
-            )
-        text = str(item)
-        if not text:
-            raise InputError(f"id {i} is empty", "give every item a non-empty id")
-        out.append(text)
-    if len(out) != count:
-        raise InputError(f"{len(out)} ids for {count} items", "pass one id per item")
-    if len(set(out)) != len(out):
-        seen: set[str] = set()
-        dupes = [i for i in out if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
-        raise DuplicateIdError(
-            f"the id {dupes[0]!r} appears more than once in this batch",
-            "give every item its own id",
-        )
-    return out
-
-
-def _check_metadatas(metadatas: Sequence[dict[str, Any] | None] | None, count: int) -> list[dict]:
-    if metadatas is None:
-        return [{} for _ in range(count)]
-    if isinstance(metadatas, dict):
-        metadatas = [metadatas]
-    metadatas = list(metadatas)
-    if len(metadatas) != count:
-        raise InputError(f"{len(metadatas)} metadata dicts for {count} items", "pass one per item")
-    out = []
-    for i, meta in enumerate(metadatas):
-        meta = {} if meta is None else meta
-        if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
-            raise InputError(
-                f"metadata {i} is not a dict with string keys", 'pass e.g. {"year": 2024}'
-            )
-        meta = _plain_json(meta)
-        try:
-            json.dumps(meta, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InputError(
-                f"metadata {i} is not JSON ({exc})",
-                "use strings, numbers, booleans, null, lists and dicts (no NaN)",
-            ) from None
-        out.append(meta)
-    return out
-
-
-def _plain_json(value: Any) -> Any:
-    """numpy scalars and tuples become plain JSON types, so every backend stores the same."""
-    if isinstance(value, dict):
-        return {k: _plain_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain_json(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError("metadata contains NaN or infinity", "JSON cannot hold them")
-    return value
-
-
-def _check_include(include: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(include, str):
-        include = (include,)
-    bad = [i for i in include if i not in INCLUDE_ALL]
-    if bad:
-        raise InputError(
-            f"cannot include {', '.join(map(repr, bad))}",
-            f"include any of {', '.join(INCLUDE_ALL)}",
-        )
-    return tuple(include)
-
-
-__all__ = [
-    "Collection",
-    "DuplicateIdError",
-    "UnknownCollectionError",
-    "create_collection",
-    "drop_collection",
-    "list_collections",
-    "open_collection",
-    "register_backend",
-]
+__all__ = ["Collection"]

