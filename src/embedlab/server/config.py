@@ -43,11 +43,16 @@ class ServerConfig:
     # limits
     max_inputs_per_request: int = 2048
     max_chars_per_input: int = 20_000
+    max_chars_per_request: int = 1_000_000  # all inputs together, checked before tokenising
     max_tokens_per_input: int | None = None  # None: the model's own limit
+    max_tokens_in_flight: int = 131_072  # per model: tokenised, queued or computing
     max_body_bytes: int = 8 << 20
     max_upload_bytes: int = 512 << 20
     request_timeout_s: float = 60.0
+    header_timeout_s: float = 10.0  # a request's headers must arrive within this
+    body_timeout_s: float = 30.0  # and its body within this, from the first byte asked for
     rate_limit_per_minute: int = 0  # per API key (or client address); 0 = off
+    auth_failures_per_minute: int = 30  # wrong or missing keys per client address; 0 = off
     # batching
     max_batch_tokens: int = 16_384
     max_batch_inputs: int = 128
@@ -66,6 +71,8 @@ class ServerConfig:
             "workers",
             "max_inputs_per_request",
             "max_chars_per_input",
+            "max_chars_per_request",
+            "max_tokens_in_flight",
             "max_body_bytes",
             "max_upload_bytes",
             "max_batch_tokens",
@@ -84,8 +91,11 @@ class ServerConfig:
                 )
         if self.port < 0 or self.port > 65535:
             raise InputError(f"port {self.port} is out of range", "use 0-65535 (0: any free port)")
-        if self.request_timeout_s <= 0:
-            raise InputError("request_timeout_s must be more than 0", "use e.g. 60")
+        for name in ("request_timeout_s", "header_timeout_s", "body_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"{name} must be more than 0", "use e.g. 30")
+        if self.auth_failures_per_minute < 0:
+            raise InputError("auth_failures_per_minute cannot be negative", "use 0 to turn it off")
         if self.rate_limit_per_minute < 0:
             raise InputError("rate_limit_per_minute cannot be negative", "use 0 to turn it off")
         if self.max_tokens_per_input is not None and self.max_tokens_per_input < 2:

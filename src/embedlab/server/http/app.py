@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from embedlab._version import __version__
-from embedlab.server import collections_api, jobs_api, openai_api, ops_api, tokenize_api
-from embedlab.server.auth import ApiKeys
-from embedlab.server.batching import Batcher
 from embedlab.server.config import ENV_CONFIG, ServerConfig
-from embedlab.server.errors import install_error_handlers
-from embedlab.server.fastpath import EmbeddingsFastPath
-from embedlab.server.jobs import JobManager
-from embedlab.server.limits import BodySizeLimit, RateLimiter
-from embedlab.server.metrics import Metrics, MetricsMiddleware
-from embedlab.server.models import ServedModel, load_models, model_lookup
-from embedlab.server.proxy import batcher_submitter
-from embedlab.server.state import ServerState
+from embedlab.server.core.batcher import Batcher
+from embedlab.server.core.jobs import JobManager
+from embedlab.server.core.metrics import Metrics
+from embedlab.server.core.proxy import batcher_submitter
+from embedlab.server.core.served import ServedModel, load_models, model_lookup
+from embedlab.server.http import collections_api, jobs_api, openai_api, ops_api, tokenize_api
+from embedlab.server.http.auth import ApiKeys
+from embedlab.server.http.errors import install_error_handlers
+from embedlab.server.http.fastpath import EmbeddingsFastPath
+from embedlab.server.http.limits import BodySizeLimit, RateLimiter
+from embedlab.server.http.metrics import MetricsMiddleware
+from embedlab.server.http.state import ServerState
+from embedlab.server.http.timeouts import BodyDeadline, HeaderDeadlineProtocol
 
 log = logging.getLogger("embedlab.server")
 
@@ -57,7 +60,9 @@ def create_app(
         metrics=metrics,
         keys=ApiKeys(config.resolved_api_keys()),
         rate_limiter=RateLimiter(config.rate_limit_per_minute),
+        auth_failures=RateLimiter(config.auth_failures_per_minute),
     )
+    HeaderDeadlineProtocol.timeout_s = config.header_timeout_s  # read by uvicorn's connections
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +88,7 @@ def create_app(
     app.include_router(collections_api.router)
 
     app.add_middleware(EmbeddingsFastPath)  # innermost: inside the limits and the metrics
+    app.add_middleware(BodyDeadline, timeout_s=config.body_timeout_s)
     app.add_middleware(
         BodySizeLimit, max_bytes=config.max_body_bytes, upload_bytes=config.max_upload_bytes
     )
@@ -99,6 +105,7 @@ async def _start(state: ServerState) -> None:
             max_batch_tokens=config.max_batch_tokens,
             max_batch_inputs=config.max_batch_inputs,
             max_queue_inputs=config.max_queue_inputs,
+            max_tokens_in_flight=config.max_tokens_in_flight,
             metrics=state.metrics,
         )
         batcher.start()
@@ -130,7 +137,5 @@ async def _stop(state: ServerState) -> None:
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory`` worker processes: the config travels as JSON in the env."""
-    import os
-
     text = os.environ.get(ENV_CONFIG)
     return create_app(ServerConfig.from_json(text) if text else ServerConfig())

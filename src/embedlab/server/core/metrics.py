@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests, latency, batch sizes, queue depth and tokens.
+"""Prometheus metrics: requests, latency, batch sizes, queue depth, tokens and rejections.
 
 Each app has its own registry (not prometheus_client's global one), so several apps in one
 process, as in tests, never clash. Request metrics are labelled by route template
@@ -6,9 +6,6 @@ process, as in tests, never clash. Request metrics are labelled by route templat
 """
 
 from __future__ import annotations
-
-import time
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,7 +15,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -62,6 +58,12 @@ class Metrics:
             ["model"],
             registry=r,
         )
+        self.tokens_in_flight = Gauge(
+            "embedlab_tokens_in_flight",
+            "Tokens reserved by requests being tokenised, queued or computed",
+            ["model"],
+            registry=r,
+        )
         self.tokens = Counter("embedlab_tokens", "Tokens embedded", ["model"], registry=r)
         self.inputs = Counter("embedlab_inputs", "Inputs embedded", ["model"], registry=r)
         self.rejected = Counter(
@@ -77,41 +79,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class MetricsMiddleware:
-    """Counts every HTTP request and times it, by route template and status."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            key = (scope["method"], template, status)
-            children = self._children.get(key)
-            if children is None:  # labels() takes a lock and builds a key: do it once per key
-                children = (
-                    self.metrics.requests.labels(scope["method"], template, str(status)),
-                    self.metrics.latency.labels(template),
-                )
-                self._children[key] = children
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from embedlab.errors import EmbedlabError
-from embedlab.server.errors import ApiError, from_library_error, validation_message
-from embedlab.server.openai_api import EmbeddingRequest, embeddings_payload
+from embedlab.server.http.auth import authenticate
+from embedlab.server.http.errors import ApiError, from_library_error, validation_message
+from embedlab.server.http.openai_api import EmbeddingRequest, embeddings_payload
 
 PATH = "/v1/embeddings"
 ROUTE = SimpleNamespace(path=PATH)
@@ -37,9 +38,12 @@ class EmbeddingsFastPath:
         try:
             headers = dict(scope["headers"])
             authorization = headers.get(b"authorization")
-            key_id = state.keys.identify(authorization.decode("latin-1") if authorization else None)
             client = scope.get("client")
-            state.rate_limiter.check(key_id or (client[0] if client else "unknown"))
+            authenticate(
+                state,
+                authorization.decode("latin-1") if authorization else None,
+                client[0] if client else "unknown",
+            )
             body = await _read_body(receive)
             if body is None:
                 return  # the client went away
@@ -54,7 +58,7 @@ class EmbeddingsFastPath:
             await _send(send, exc.status, json.dumps(exc.body()).encode(), exc.headers)
             return
         except EmbedlabError as exc:
-            error = from_library_error(exc)
+            error = from_library_error(exc, private=state.private)
             await _send(send, error.status, json.dumps(error.body()).encode(), error.headers)
             return
         await _send(send, 200, payload, {})

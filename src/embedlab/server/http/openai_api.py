@@ -20,11 +20,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from embedlab.embedders.base import l2_normalize
-from embedlab.server.auth import require_api_key
-from embedlab.server.batching import QueueFullError, ShuttingDownError
-from embedlab.server.errors import ApiError
-from embedlab.server.limits import check_count, check_inputs
-from embedlab.server.state import ServerState, get_state
+from embedlab.server.core.errors import QueueFullError, TokensInFlightError
+from embedlab.server.http.auth import require_api_key
+from embedlab.server.http.errors import ApiError
+from embedlab.server.http.limits import check_count, check_inputs
+from embedlab.server.http.state import ServerState, get_state
 
 try:  # JSON of float vectors is the costliest step of a small request; orjson is ~20x faster
     import orjson
@@ -94,10 +94,10 @@ async def embed_texts(
     truncate: bool,
     normalize: bool | None = None,
 ) -> tuple[Any, np.ndarray, int]:
-    """The shared path of every embedding route: limits, tokenising, the batcher.
+    """The shared path of every embedding route: limits, then the batcher's bounded work.
 
-    Returns (model, vectors, prompt tokens). Routers outside /v1 (collections) use it too, so
-    they get the same limits, batching and error answers.
+    Returns (model, vectors, prompt tokens). The request's size (inputs, characters) is checked
+    before anything is tokenised; the batcher then tokenises and embeds it piece by piece.
     """
     config = state.config
     model = state.find_model(model_name)
@@ -113,23 +113,19 @@ async def embed_texts(
         max_inputs=config.max_inputs_per_request,
         max_chars=config.max_chars_per_input,
         truncate=truncate,
+        max_total_chars=config.max_chars_per_request,
     )
     limit = state.token_limit(model)
-
-    async def run() -> Any:
-        prepared = await batcher.prepare(texts, limit, truncate)
-        return prepared, await batcher.embed(prepared)
-
     try:
-        prepared, vectors = await asyncio.wait_for(run(), config.request_timeout_s)
-    except QueueFullError as exc:
+        vectors, tokens = await asyncio.wait_for(
+            batcher.embed_texts(texts, limit, truncate), config.request_timeout_s
+        )
+    except QueueFullError:
         state.metrics.rejected.labels(reason="queue_full").inc()
-        raise ApiError(
-            503,
-            f"the server is busy ({exc}); retry shortly",
-            code="server_overloaded",
-            headers={"Retry-After": "1"},
-        ) from None
+        raise
+    except TokensInFlightError:
+        state.metrics.rejected.labels(reason="tokens_in_flight").inc()
+        raise
     except TimeoutError:
         state.metrics.rejected.labels(reason="timeout").inc()
         raise ApiError(
@@ -138,11 +134,9 @@ async def embed_texts(
             code="timeout",
             headers={"Retry-After": "1"},
         ) from None
-    except ShuttingDownError as exc:
-        raise ApiError(503, str(exc), code="shutting_down", headers={"Retry-After": "5"}) from None
     if normalize if normalize is not None else config.normalize:
         vectors = l2_normalize(vectors)
-    return model, vectors, prepared.tokens
+    return model, vectors, tokens
 
 
 @router.post(
@@ -159,7 +153,7 @@ async def embed_texts(
     },
 )
 async def create_embeddings(body: EmbeddingRequest, request: Request) -> Response:
-    """Documents the route; requests are normally answered by :mod:`embedlab.server.fastpath`."""
+    """Documents the route; requests are normally answered by :mod:`.fastpath`."""
     payload = await embeddings_payload(get_state(request), body)
     return Response(payload, media_type="application/json")
 

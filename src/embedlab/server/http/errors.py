@@ -3,11 +3,16 @@
 OpenAI clients parse this shape to raise their own typed exceptions (``openai.NotFoundError``, ...),
 so the server uses it for everything: its own refusals, embedlab's errors, FastAPI's validation
 errors, malformed JSON, unknown routes and (logged, never with a traceback) unexpected failures.
+
+This is the only place where embedlab's errors (the library's and the server core's) get an HTTP
+status: :func:`from_library_error`. Messages are one line and name no server-side folder.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +21,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embedlab import errors as lib_errors
+from embedlab.server.core import errors as core_errors
+from embedlab.server.core.errors import scrub_paths
 from embedlab.store import errors as store_errors
 
 log = logging.getLogger("embedlab.server")
@@ -67,18 +74,59 @@ def error_body(
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
-def from_library_error(exc: lib_errors.EmbedlabError, param: str | None = None) -> ApiError:
-    """embedlab's own errors are the caller's fault (4xx), except a broken model install."""
+# the server core's refusals: class -> (status, code, headers)
+_CORE: list[tuple[type[Exception], int, str, dict[str, str]]] = [
+    (core_errors.TooManyTokensError, 400, "context_length_exceeded", {}),
+    (core_errors.BusyError, 503, "server_overloaded", {"Retry-After": "1"}),
+    (core_errors.ShuttingDownError, 503, "shutting_down", {"Retry-After": "5"}),
+    (core_errors.TokenIdsUnsupportedError, 400, "token_ids_unsupported", {}),
+    (core_errors.InvalidTokenIdError, 400, "invalid_token_id", {}),
+    (core_errors.EmptyInputError, 400, "empty_input", {}),
+    (core_errors.PathNotAllowedError, 403, "path_not_allowed", {}),
+    (core_errors.InvalidPathError, 400, "invalid_path", {}),
+    (core_errors.DataFileNotFoundError, 404, "file_not_found", {}),
+    (core_errors.ModelNotServedError, 409, "model_not_served", {}),
+    (core_errors.ModelMismatchError, 409, "model_mismatch", {}),
+    (core_errors.UnavailableError, 503, "unavailable", {}),
+]
 
+
+def one_line(text: str) -> str:
+    """The first line of a message: a client gets one sentence, never a trace."""
+    lines = text.strip().splitlines()
+    return lines[0] if lines else text
+
+
+def from_library_error(
+    exc: lib_errors.EmbedlabError,
+    param: str | None = None,
+    private: Iterable[str] = (),
+) -> ApiError:
+    """embedlab's errors as statuses: the caller's fault (4xx), a busy or broken part (5xx).
+
+    ``private`` are the server's own folders, left out of the message.
+    """
+    error = _status_of(exc, param)
+    error.message = scrub_paths(one_line(error.message), private)
+    return error
+
+
+def _status_of(exc: lib_errors.EmbedlabError, param: str | None) -> ApiError:
+    for kind, status, code, headers in _CORE:
+        if isinstance(exc, kind):
+            given = exc.param if isinstance(exc, core_errors.ServerError) else None
+            return ApiError(
+                status, str(exc), code=code, param=param or given, headers=dict(headers)
+            )
+    if isinstance(exc, store_errors.CorruptCollectionError):
+        return ApiError(500, str(exc), code="collection_corrupt", param=param)
     if isinstance(exc, store_errors.UnknownCollectionError):
         return ApiError(404, str(exc), code="collection_not_found", param=param)
     if isinstance(exc, store_errors.CollectionExistsError):
         return ApiError(409, str(exc), code="collection_exists", param=param)
     if isinstance(
         exc,
-        store_errors.CollectionLockedError
-        | store_errors.StoreConnectionError
-        | store_errors.CorruptCollectionError,
+        store_errors.CollectionLockedError | store_errors.StoreConnectionError,
     ):
         return ApiError(503, str(exc), code="collection_unavailable", headers={"Retry-After": "5"})
     upstream = _upstream_error(exc)
@@ -86,7 +134,12 @@ def from_library_error(exc: lib_errors.EmbedlabError, param: str | None = None) 
         return upstream
     if isinstance(exc, lib_errors.UnknownModelError):
         return ApiError(404, str(exc), code="model_not_found", param=param or "model")
-    if isinstance(exc, lib_errors.ModelNotInstalledError | lib_errors.ModelFormatError):
+    if isinstance(
+        exc,
+        lib_errors.ModelNotInstalledError
+        | lib_errors.MissingExtraError
+        | lib_errors.ModelFormatError,
+    ):
         return ApiError(503, str(exc), code="model_unavailable")
     code = {
         lib_errors.NotFittedError: "model_not_fitted",
@@ -170,7 +223,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(lib_errors.EmbedlabError)
     async def _library_error(request: Request, exc: lib_errors.EmbedlabError) -> JSONResponse:
-        return from_library_error(exc).response()
+        return from_library_error(exc, private=request.app.state.embedlab.private).response()
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def _database(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
+        # the store turns these into CorruptCollectionError; one that slips through is still
+        # answered in one line, never with sqlite's own text
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return ApiError(
+            500,
+            f"a collection's database failed ({type(exc).__name__}); the server log has details",
+            code="collection_corrupt",
+        ).response()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

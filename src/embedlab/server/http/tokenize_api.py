@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StrictStr, field_validator
 
-from embedlab.server.auth import require_api_key
-from embedlab.server.errors import ApiError
-from embedlab.server.limits import check_inputs
-from embedlab.server.openai_api import _utf8
-from embedlab.server.state import get_state
+from embedlab.server.http.auth import require_api_key
+from embedlab.server.http.errors import ApiError
+from embedlab.server.http.limits import check_inputs
+from embedlab.server.http.openai_api import _utf8
+from embedlab.server.http.state import get_state
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["Walkthrough"])
 

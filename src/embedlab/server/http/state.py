@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from embedlab.server.auth import ApiKeys
-from embedlab.server.batching import Batcher
+from embedlab.paths import cache_home
 from embedlab.server.config import ServerConfig
-from embedlab.server.errors import ApiError
-from embedlab.server.limits import RateLimiter
-from embedlab.server.metrics import Metrics
-from embedlab.server.models import ServedModel
+from embedlab.server.core.batcher import Batcher
+from embedlab.server.core.metrics import Metrics
+from embedlab.server.core.served import ServedModel
+from embedlab.server.http.auth import ApiKeys
+from embedlab.server.http.errors import ApiError
+from embedlab.server.http.limits import RateLimiter
 
 if TYPE_CHECKING:
-    from embedlab.server.jobs import JobManager
+    from embedlab.server.core.jobs import JobManager
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ServerState:
     metrics: Metrics
     keys: ApiKeys
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter  # wrong or missing keys, per client address
     batchers: dict[str, Batcher] = field(default_factory=dict)
     jobs: JobManager | None = None
     collections: Any = None  # the collections router's own state, when the store is available
@@ -51,6 +53,17 @@ class ServerState:
                 param=param,
             )
         return model
+
+    @property
+    def private(self) -> list[str]:
+        """The server's own folders, which error messages must not show."""
+        config = self.config
+        roots = [str(config.resolved_jobs_dir()), str(cache_home())]
+        if config.data_dir:
+            roots.append(config.data_dir)
+        if config.collections and "://" not in config.collections:
+            roots.append(config.collections)
+        return roots
 
     def batcher(self, model: ServedModel) -> Batcher:
         return self.batchers[model.id]

@@ -7,15 +7,13 @@ this module only translates, applies the server's request limits, and keeps coll
 
 - Where: ``--collections`` is a folder of collection folders (the local backend) or a
   ``postgresql://`` DSN; the default is ``$EMBEDLAB_HOME/server/collections``.
-- Texts are embedded through the served model's batcher (:class:`~embedlab.server.proxy.
-  BatcherEmbedder`), so a collection can only use a model this server serves.
-- Store calls are synchronous: they run in worker threads, one at a time per collection.
+- Open collections, their locks and their embedders are :mod:`embedlab.server.core.collections`;
+  store calls run in worker threads, one at a time per collection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -23,167 +21,27 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-from embedlab.data import sample_texts
 from embedlab.paths import cache_home
-from embedlab.server.auth import require_api_key
-from embedlab.server.errors import ApiError
-from embedlab.server.limits import check_inputs
-from embedlab.server.models import ServedModel
-from embedlab.server.proxy import BatcherEmbedder, batcher_submitter
-from embedlab.server.state import ServerState, get_state
-from embedlab.store import (
-    Collection,
-    UnknownCollectionError,
-    create_collection,
-    drop_collection,
-    list_collections,
-    open_collection,
-)
-from embedlab.store.config import check_name
+from embedlab.server.core.collections import Collections, build_demo
+from embedlab.server.core.errors import UnavailableError
+from embedlab.server.core.proxy import batcher_submitter
+from embedlab.server.http.auth import require_api_key
+from embedlab.server.http.errors import ApiError
+from embedlab.server.http.limits import check_inputs
+from embedlab.server.http.state import ServerState, get_state
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["Collections"])
 T = TypeVar("T")
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$"
 Include = Literal["text", "metadata", "vector"]
 ItemId = StrictStr | StrictInt
-DEMO = "demo"
-
-
-class Collections:
-    """Open collections by name, each with a lock, bound to the server's own models."""
-
-    def __init__(self, location: str, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
-        self.location = location
-        self.is_database = "://" in location
-        self.state = state
-        self.submitter = batcher_submitter(loop, state.batcher, state.token_limit)
-        self._open: dict[str, Any] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-        if not self.is_database:
-            Path(location).expanduser().mkdir(parents=True, exist_ok=True)
-
-    def _where(self, name: str) -> tuple[str, str | None]:
-        if self.is_database:
-            return self.location, name
-        return str(Path(self.location).expanduser() / name), None
-
-    def _embedder_for(self, model_name: str | None) -> BatcherEmbedder | None:
-        """The served model a collection was made with, through its batcher; None if unserved."""
-        for served in self.state.models.values():
-            if model_name is not None and model_name in (served.embedder.name, served.id):
-                return BatcherEmbedder(served, self.submitter(served), name=served.embedder.name)
-        return None
-
-    def _refuse_unserved(self, collection: Any) -> None:
-        raise ApiError(
-            409,
-            f"collection {collection.name!r} was made with the model {collection.model!r}, which "
-            f"this server does not serve (it serves {', '.join(self.state.models)}); restart it "
-            f"with --models {collection.model} to embed texts for this collection",
-            code="model_not_served",
-        )
-
-    def _lock(self, name: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(name, threading.Lock())
-
-    def names(self) -> list[str]:
-
-        return list_collections(self.location)
-
-    def create(self, name: str, served: ServedModel, **options: Any) -> Any:
-
-        location, coll_name = self._where(name)
-        embedder = BatcherEmbedder(served, self.submitter(served), name=served.embedder.name)
-        with self._lock(name):
-            collection = create_collection(location, coll_name, model=embedder, **options)
-            old = self._open.pop(name, None)
-            if old is not None and old is not collection:
-                old.close()
-            self._open[name] = collection
-            return collection
-
-    def run(self, name: str, action: Callable[[Any], T], *, embeds: bool = False) -> T:
-        """``action(collection)`` under the collection's lock, opening it on first use.
-
-        ``embeds``: the action embeds texts, which needs the collection's model to be served
-        here (the store would otherwise load a second copy outside the batcher).
-        """
-
-        check_name(name)
-        with self._lock(name):
-            collection = self._open.get(name)
-            if collection is None:
-                location, coll_name = self._where(name)
-                collection = open_collection(location, coll_name)
-                embedder = self._embedder_for(collection.model)
-                if embedder is not None:
-                    collection = Collection(collection.backend, embedder)
-                self._open[name] = collection
-            if embeds and collection._embedder is None:
-                self._refuse_unserved(collection)
-            return action(collection)
-
-    def job_target(self, name: str, requested: ServedModel | None) -> ServedModel:
-        """The served model a batch job into collection ``name`` must embed with.
-
-        An existing collection keeps its own model (asking for another is a 409); a missing one
-        is created now with ``requested`` (or the first served model), so a bad name or an
-        unserved model is refused when the job is submitted, not when it runs.
-        """
-
-        try:
-            model = self.run(name, lambda c: c.model)
-        except UnknownCollectionError:
-            served = requested or next(iter(self.state.models.values()))
-            self.create(name, served)
-            return served
-        found = [s for s in self.state.models.values() if model in (s.embedder.name, s.id)]
-        if model is None or not found:
-            raise ApiError(
-                409,
-                f"collection {name!r} was made with "
-                + (
-                    f"the model {model!r}, which this server does not serve"
-                    if model
-                    else "no model"
-                )
-                + "; a job embeds texts with the collection's own model, so restart the server "
-                "with that model (--models) or send the job to another collection",
-                code="model_not_served",
-                param="collection",
-            )
-        if requested is not None and requested.id != found[0].id:
-            raise ApiError(
-                409,
-                f"collection {name!r} holds vectors of the model {model!r}, not {requested.id!r}; "
-                "leave out 'model' (the job then uses the collection's own) or pick another "
-                "collection",
-                code="model_mismatch",
-                param="model",
-            )
-        return found[0]
-
-    def drop(self, name: str) -> None:
-
-        with self._lock(name):
-            collection = self._open.pop(name, None)
-            if collection is not None:
-                collection.close()
-            location, coll_name = self._where(name)
-            drop_collection(location, coll_name)
-
-    def close(self) -> None:
-        with self._guard:
-            for collection in self._open.values():
-                collection.close()
-            self._open.clear()
 
 
 def _collections(state: ServerState) -> Collections:
     if state.collections is None:
-        raise ApiError(503, "collections are not available on this server", code="unavailable")
+        raise UnavailableError(
+            "collections are not available on this server", "start it with --collections"
+        )
     return state.collections
 
 
@@ -229,6 +87,11 @@ class Search(BaseModel):
     fusion: Literal["rrf", "weighted"] = "rrf"
     weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     exact: bool = False
+    explain: bool = Field(
+        default=False,
+        description="Per hit, why it scored so: top token pairs (dense), matching terms "
+        "(keyword), each side's part of the fused score (hybrid); needs a text query",
+    )
 
 
 def _check_items(state: ServerState, body: Items) -> list[str] | None:
@@ -240,6 +103,7 @@ def _check_items(state: ServerState, body: Items) -> list[str] | None:
         max_inputs=config.max_inputs_per_request,
         max_chars=config.max_chars_per_input,
         truncate=False,
+        max_total_chars=config.max_chars_per_request,
     )
 
 
@@ -330,6 +194,8 @@ async def search(name: str, body: Search, request: Request) -> dict[str, Any]:
         )
     elif body.mode != "dense":
         raise ApiError(400, f"{body.mode} search needs a text query", param="query")
+    elif body.explain:
+        raise ApiError(400, "explain needs a text query, not a vector", param="explain")
     include = tuple(body.include)
 
     def find(collection: Any) -> list[dict[str, Any]]:
@@ -341,12 +207,20 @@ async def search(name: str, body: Search, request: Request) -> dict[str, Any]:
                 fusion=body.fusion,
                 weight=body.weight,
                 include=include,
+                explain=body.explain,
             )
         elif body.mode == "keyword":
-            hits = collection.keyword_search(body.query, body.k, where=body.where, include=include)
+            hits = collection.keyword_search(
+                body.query, body.k, where=body.where, include=include, explain=body.explain
+            )
         else:
             hits = collection.search(
-                body.query, body.k, where=body.where, include=include, exact=body.exact
+                body.query,
+                body.k,
+                where=body.where,
+                include=include,
+                exact=body.exact,
+                explain=body.explain,
             )
         return [hit.to_dict() for hit in hits]
 
@@ -359,7 +233,8 @@ async def search(name: str, body: Search, request: Request) -> dict[str, Any]:
 async def start(state: ServerState) -> None:
     """Open the collections location; with ``--demo``, (re)build the demo collection."""
     location = state.config.collections or str(_default_location())
-    store = Collections(location, state, asyncio.get_running_loop())
+    submitter = batcher_submitter(asyncio.get_running_loop(), state.batcher, state.token_limit)
+    store = Collections(location, state.models, submitter)
     state.collections = store
     if state.jobs is not None:
         state.jobs.collections = store
@@ -375,12 +250,3 @@ async def stop(state: ServerState) -> None:
 def _default_location() -> Path:
 
     return cache_home() / "server" / "collections"
-
-
-def build_demo(store: Collections, served: ServedModel) -> None:
-    """The ``demo`` collection: the bundled sample sentences, with their topic as metadata."""
-
-    texts = sample_texts()
-    collection = store.create(DEMO, served, exist_ok=True)
-    ids = [f"s{i:02d}" for i in range(len(texts))]
-    collection.upsert(texts, ids=ids, metadatas=[{"n": i} for i in range(len(texts))])

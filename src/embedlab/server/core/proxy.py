@@ -18,16 +18,17 @@ from typing import Any
 import numpy as np
 
 from embedlab.embedders.base import Embedder, TokenEmbeddings
-from embedlab.server.models import ServedModel
+from embedlab.server.core.errors import ShuttingDownError
+from embedlab.server.core.served import ServedModel
 
-PIECES_IN_FLIGHT = 2
 Submit = Callable[[list[str]], np.ndarray]
 
 
 class StoppedError(Exception):
     """The server is stopping; the caller's work is left to resume later.
 
-    Deliberately not an EmbedlabError: ``embed_file`` deletes a partial run on those.
+    Deliberately not an EmbedlabError: ``embed_file`` deletes a partial run on those, so the
+    batcher's :class:`ShuttingDownError` is turned into this one here.
     """
 
 
@@ -46,8 +47,9 @@ class BatcherEmbedder(Embedder):
         stopping: threading.Event | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(**model.embedder.params)
-        self.method = model.embedder.method  # type: ignore[misc]  (per instance, by design)
+        super().__init__()  # declares no options: it mirrors the served model's parameters
+        self.params = dict(model.embedder.params)
+        self.method = model.embedder.method  # type: ignore[misc]  # per instance, by design
         self.name = name or model.id
         self._model = model
         self._submit = submit
@@ -84,24 +86,17 @@ def batcher_submitter(
 ) -> Callable[[ServedModel], Submit]:
     """For worker threads: embed texts through the model's batcher on the server's loop.
 
-    Over-long texts are truncated, as the library's ``embed`` does.
+    Over-long texts are truncated, as the library's ``embed`` does; the batcher's pieces wait
+    for room instead of being refused.
     """
 
     def for_model(model: ServedModel) -> Submit:
         batcher = batcher_of(model)
         limit = limit_of(model)
-        piece = max(1, batcher.max_batch_inputs)
 
         async def embed(texts: list[str]) -> np.ndarray:
-            gate = asyncio.Semaphore(PIECES_IN_FLIGHT)
-
-            async def one(start: int) -> np.ndarray:
-                async with gate:
-                    prepared = await batcher.prepare(texts[start : start + piece], limit, True)
-                    return await batcher.embed(prepared, wait_for_room=True)
-
-            parts = await asyncio.gather(*(one(s) for s in range(0, len(texts), piece)))
-            return np.concatenate(parts)
+            vectors, _ = await batcher.embed_texts(texts, limit, True, wait_for_room=True)
+            return vectors
 
         def submit(texts: list[str]) -> np.ndarray:
             future = asyncio.run_coroutine_threadsafe(embed(texts), loop)
@@ -112,6 +107,8 @@ def batcher_submitter(
                     if loop.is_closed() or not loop.is_running():
                         future.cancel()
                         raise StoppedError() from None
+                except ShuttingDownError:
+                    raise StoppedError() from None
 
         return submit
 

@@ -3,8 +3,9 @@
 - :class:`BodySizeLimit` refuses a body over the limit with 413 before it is read into memory: at
   once from ``Content-Length``, or as soon as a chunked body passes the limit. Uploads to the jobs
   endpoint get their own, larger limit.
-- :func:`check_inputs` applies the per-request limits (inputs per request, characters per input);
-  token limits are applied where texts are tokenised (``models.Backend.prepare``).
+- :func:`check_inputs` applies the per-request limits (inputs per request, characters per input
+  and per request) before any tokenising; token limits are applied where texts are tokenised
+  (``core.served.ServedModel.prepare``), and tokens in flight are capped by the batcher.
 - :class:`RateLimiter` is a token bucket per API key (or client address), answering 429.
 """
 
@@ -16,7 +17,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from embedlab.server.errors import ApiError, error_body
+from embedlab.server.http.errors import ApiError, error_body
 
 
 class BodySizeLimit:
@@ -91,9 +92,30 @@ async def _send_413(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def check_inputs(texts: list[str], *, max_inputs: int, max_chars: int, truncate: bool) -> list[str]:
-    """Refuse too many or empty inputs (400); cut over-long ones when ``truncate``, else 400."""
+def check_inputs(
+    texts: list[str],
+    *,
+    max_inputs: int,
+    max_chars: int,
+    truncate: bool,
+    max_total_chars: int | None = None,
+) -> list[str]:
+    """Refuse too many or empty inputs (400); cut over-long ones when ``truncate``, else 400.
+
+    ``max_total_chars`` bounds the whole request, counted as sent: a request over it is refused
+    before any work, ``truncate`` or not.
+    """
     check_count(len(texts), max_inputs)
+    if max_total_chars is not None:
+        total = sum(map(len, texts))
+        if total > max_total_chars:
+            raise ApiError(
+                400,
+                f"the inputs hold {total:,} characters in all; this server takes at most "
+                f"{max_total_chars:,} per request. Send fewer or shorter inputs per request",
+                param="input",
+                code="request_too_large",
+            )
     out = []
     for i, text in enumerate(texts):
         if not text.strip():

@@ -36,7 +36,7 @@ def no_keys_in_env(monkeypatch) -> None:
 
 def serve(thread_server, models: dict, **config):
     from embedlab.server import ServerConfig, create_app
-    from embedlab.server.models import serve_embedder
+    from embedlab.server.core.served import serve_embedder
 
     app = create_app(
         ServerConfig(models=list(models), **config),

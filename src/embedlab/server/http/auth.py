@@ -3,16 +3,20 @@
 Keys come from the config, a keys file and ``$EMBEDLAB_API_KEYS`` (see ``ServerConfig``). With no
 keys configured the server is open, which is the right default on 127.0.0.1 only: ``embedlab
 serve`` warns when it listens on another address without keys.
+
+A wrong or missing key costs the client's address a token of its own rate-limit bucket, so
+guessing keys is answered 429 after a few tries instead of 401 forever.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from fastapi import Request
 
-from embedlab.server.errors import ApiError
+from embedlab.server.http.errors import ApiError
 
 
 class ApiKeys:
@@ -58,10 +62,22 @@ class ApiKeys:
         return "key-" + hashlib.sha256(match).hexdigest()[:12]
 
 
-async def require_api_key(request: Request) -> str | None:
-    """FastAPI dependency: checks the key, then the caller's rate limit (keyed by key or address)."""
-    state = request.app.state.embedlab
-    key_id = state.keys.identify(request.headers.get("authorization"))
-    identity = key_id or (request.client.host if request.client else "unknown")
-    state.rate_limiter.check(identity)
+def authenticate(state: Any, authorization: str | None, address: str) -> str | None:
+    """The key check, then the rate limit (by key, or by address when keys are off).
+
+    A refused key first charges ``address`` in ``state.auth_failures``: once that bucket is
+    empty the answer is 429 with ``Retry-After`` instead of 401.
+    """
+    try:
+        key_id = state.keys.identify(authorization)
+    except ApiError:
+        state.auth_failures.check(address)
+        raise
+    state.rate_limiter.check(key_id or address)
     return key_id
+
+
+async def require_api_key(request: Request) -> str | None:
+    """FastAPI dependency: :func:`authenticate` with the request's header and address."""
+    address = request.client.host if request.client else "unknown"
+    return authenticate(request.app.state.embedlab, request.headers.get("authorization"), address)

@@ -11,7 +11,8 @@ Why this shape:
   between the commit and the count rewrites the same items instead of adding copies.
 - Each job is a folder ``JOBS_DIR/<id>/`` with ``job.json`` (written atomically), the uploaded
   input, and the output; the folder is the whole state, so nothing else needs to survive.
-- Jobs embed through the model's batcher (:class:`~embedlab.server.proxy.BatcherEmbedder`), never by calling the model
+- Jobs embed through the model's batcher (:class:`~embedlab.server.core.proxy.BatcherEmbedder`),
+  never by calling the model
   directly, so the model is loaded once, its tokenizer is used from one thread, and live requests
   and jobs share the compute thread. A job keeps at most two pieces in the queue and waits for
   room instead of being refused, so it never crowds out live requests.
@@ -40,11 +41,16 @@ import numpy as np
 
 from embedlab.batch import embed_file
 from embedlab.errors import EmbedlabError
-from embedlab.server.batching import ShuttingDownError
-from embedlab.server.errors import ApiError
-from embedlab.server.metrics import Metrics
-from embedlab.server.models import ServedModel
-from embedlab.server.proxy import BatcherEmbedder, StoppedError
+from embedlab.server.core.errors import (
+    DataFileNotFoundError,
+    InvalidPathError,
+    PathNotAllowedError,
+    ShuttingDownError,
+    scrub_paths,
+)
+from embedlab.server.core.metrics import Metrics
+from embedlab.server.core.proxy import BatcherEmbedder, StoppedError
+from embedlab.server.core.served import ServedModel
 from embedlab.store.transfer import iter_source
 from embedlab.text.readers import count_records, input_format
 
@@ -127,46 +133,32 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 def resolve_data_path(data_dir: str | None, given: str) -> Path:
     """A file inside the operator's data folder; ``..``, other paths and links out are refused."""
     if not data_dir:
-        raise ApiError(
-            403,
-            "this server takes no file paths (it was started without --data-dir); upload the "
-            "file instead",
-            code="path_not_allowed",
-            param="path",
+        raise PathNotAllowedError(
+            "this server takes no file paths (it was started without --data-dir)",
+            "upload the file instead",
         )
     if "\x00" in given or not given.strip():
-        raise ApiError(
-            400, "path is empty or holds a NUL character", code="invalid_path", param="path"
-        )
+        raise InvalidPathError("path is empty or holds a NUL character", "give a file name")
     if ".." in PurePath(given).parts:
-        raise ApiError(
-            400,
-            "path may not contain '..'; give a path inside the data folder",
-            code="invalid_path",
-            param="path",
-        )
+        raise InvalidPathError("path may not contain '..'", "give a path inside the data folder")
     root = Path(data_dir).resolve()
     candidate = Path(given)
     try:
         resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
         is_file = resolved.is_file()
     except OSError as exc:  # a name too long for the file system, and the like
-        raise ApiError(
-            400,
+        raise InvalidPathError(
             f"path is not a usable file name ({exc.strerror or type(exc).__name__})",
-            code="invalid_path",
-            param="path",
+            "give a shorter path inside the data folder",
         ) from None
     if not resolved.is_relative_to(root):
-        raise ApiError(
-            403,
+        raise PathNotAllowedError(
             "path is outside the server's data folder (symbolic links out of it count as outside)",
-            code="path_not_allowed",
-            param="path",
+            "give a path inside the data folder",
         )
     if not is_file:
-        raise ApiError(
-            404, f"no file {given!r} in the data folder", code="file_not_found", param="path"
+        raise DataFileNotFoundError(
+            f"no file {given!r} in the data folder", "check the name (relative to the data folder)"
         )
     return resolved
 
@@ -333,11 +325,11 @@ class JobManager:
             log.info("job %s interrupted by shutdown; it resumes at the next start", job.id)
             return
         except EmbedlabError as exc:
-            self._fail(job, str(exc))
+            self._fail(job, self.public_message(job, str(exc)))
             return
         except Exception as exc:  # a job must never take the runner down with it
             log.exception("job %s failed", job.id)
-            self._fail(job, f"internal error ({type(exc).__name__}: {exc})")
+            self._fail(job, self.public_message(job, f"internal error ({type(exc).__name__})"))
             return
         finally:
             self._current = None
@@ -407,6 +399,11 @@ class JobManager:
             raise EmbedlabError(f"{job.source_name} holds no texts", "upload a file with texts")
         store.run(name, lambda c: c.build_index())
         return done, resumed_from
+
+    def public_message(self, job: Job, message: str) -> str:
+        """``message`` as callers may see it: the input named as they named it, no server path."""
+        message = message.replace(job.source, job.source_name)
+        return scrub_paths(message, [self.folder / job.id, self.folder])
 
     def _fail(self, job: Job, message: str) -> None:
         job.status, job.error, job.finished_at = "failed", message, time.time()

@@ -159,7 +159,7 @@ def test_searches_embed_the_query_as_a_query(thread_server, tmp_path):
 
     import embedlab
     from embedlab.server import ServerConfig, create_app
-    from embedlab.server.models import serve_embedder
+    from embedlab.server.core.served import serve_embedder
 
     e5 = embedlab.load("e5-small")
     app = create_app(
@@ -178,3 +178,58 @@ def test_searches_embed_the_query_as_a_query(thread_server, tmp_path):
     query = e5.embed_queries("who raised interest rates?", normalize=True)
     expected = float(e5.embed_documents(texts[0], normalize=True) @ query)
     assert hits[0]["id"] == "d1" and hits[0]["score"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_search_explains_its_hits(client, minilm, glove, error_of):
+    """``"explain": true``: dense pairs summing to the score, keyword terms, hybrid shares."""
+    texts = [
+        "A man plays the guitar on stage.",
+        "The central bank raised interest rates.",
+        "We watched the rocket launch from the beach.",
+    ]
+    query = "Someone plays the guitar."
+    for name, model in (("explained", "glove-50d"), ("explained-minilm", "minilm")):
+        client.delete(f"/v1/collections/{name}")
+        created = client.post("/v1/collections", json={"name": name, "model": model})
+        assert created.status_code == 201, created.text
+        added = client.post(f"/v1/collections/{name}/add", json={"texts": texts})
+        assert added.status_code == 200, added.text
+    try:
+        hits = search(client, "explained", query=query, k=3, explain=True)
+        assert hits[0]["text"] == texts[0]
+        for hit in hits:
+            why = hit["explanation"]
+            assert why["mode"] == "dense" and why["kind"] == "mean pooling"
+            assert abs(why["explained_total"] - hit["score"]) < 1e-5, why
+            assert why["approximate"] is False and why["notes"] == []
+        top = hits[0]["explanation"]["top_pairs"][0]
+        expected = glove.explain(query, texts[0]).top_pairs(1)[0]
+        assert (top["query"], top["hit"]) == expected[:2] == ("guitar", "guitar")
+        assert top["contribution"] == pytest.approx(expected[2], abs=1e-5)
+
+        # the served MiniLM may run another runtime than the token walkthrough: then it says so
+        served = search(client, "explained-minilm", query=query, k=1, explain=True)[0]
+        why = served["explanation"]
+        assert "guitar" in (why["top_pairs"][0]["query"], why["top_pairs"][0]["hit"])
+        gap = abs(why["explained_total"] - served["score"])
+        assert gap < 1e-5 or (gap < 0.01 and any("runtime" in n for n in why["notes"])), why
+        library = minilm.explain(query, texts[0])  # the same walk in the library
+        assert why["explained_total"] == pytest.approx(library.total, abs=1e-4)
+
+        keyword = search(client, "explained", query="interest rates", mode="keyword", explain=True)
+        assert keyword[0]["explanation"]["terms"] == ["interest", "rates"]
+        hybrid = search(client, "explained", query="bank guitar", k=3, mode="hybrid", explain=True)
+        for hit in hybrid:
+            why = hit["explanation"]
+            assert sum(why["sides"].values()) == pytest.approx(hit["score"], abs=1e-6)
+            assert sum(why["shares"].values()) == pytest.approx(1.0, abs=1e-5)
+            assert why["fusion"]["method"] == "rrf"
+        plain = search(client, "explained", query=query, k=1)
+        assert "explanation" not in plain[0]
+        vector = client.post(
+            "/v1/collections/explained/search", json={"query": [0.1] * 50, "explain": True}
+        )
+        assert vector.status_code == 400 and error_of(vector)["param"] == "explain"
+    finally:
+        client.delete("/v1/collections/explained")
+        client.delete("/v1/collections/explained-minilm")

@@ -2,7 +2,7 @@
 Parquet file or a collection), ``GET /v1/jobs``, ``GET /v1/jobs/{id}`` (progress) and
 ``GET /v1/jobs/{id}/output`` (a Parquet job's file).
 
-The work itself lives in :mod:`embedlab.server.jobs`; this module only checks and translates.
+The work itself lives in :mod:`embedlab.server.core.jobs`; this module only checks and translates.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
 
-from embedlab.server.auth import require_api_key
-from embedlab.server.errors import ApiError
-from embedlab.server.jobs import JobManager, resolve_data_path
-from embedlab.server.models import ServedModel
-from embedlab.server.state import ServerState, get_state
+from embedlab.server.core.jobs import JobManager, resolve_data_path
+from embedlab.server.core.served import ServedModel
+from embedlab.server.http.auth import require_api_key
+from embedlab.server.http.errors import ApiError
+from embedlab.server.http.state import ServerState, get_state
 from embedlab.store.config import check_name
 from embedlab.text.readers import FORMATS
 

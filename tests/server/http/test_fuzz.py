@@ -18,7 +18,7 @@ KEY = "fuzz-key-4b7e2d19"
 @pytest.fixture(scope="module")
 def fuzz_target(thread_server, minilm, tfidf, glove, tmp_path_factory, data_dir):
     from embedlab.server import ServerConfig, create_app
-    from embedlab.server.models import serve_embedder
+    from embedlab.server.core.served import serve_embedder
 
     root = tmp_path_factory.mktemp("fuzz")
     config = ServerConfig(

@@ -160,7 +160,7 @@ def test_static_model_reads_token_ids_with_its_own_tokenizer(thread_server, samp
 
     import embedlab
     from embedlab.server import ServerConfig, create_app
-    from embedlab.server.models import serve_embedder
+    from embedlab.server.core.served import serve_embedder
 
     static = embedlab.load("static-minilm")
     app = create_app(

@@ -188,7 +188,7 @@ def test_paths_inside_the_data_folder_only(client, data_dir, minilm, sample_text
 
 def test_server_without_data_dir_takes_no_paths(thread_server, minilm, tmp_path, error_of):
     from embedlab.server import ServerConfig, create_app
-    from embedlab.server.models import serve_embedder
+    from embedlab.server.core.served import serve_embedder
 
     app = create_app(
         ServerConfig(models=["minilm"], jobs_dir=str(tmp_path / "jobs")),

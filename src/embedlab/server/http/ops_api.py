@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from embedlab._version import __version__
-from embedlab.server.errors import ApiError
-from embedlab.server.state import get_state
+from embedlab.server.http.errors import ApiError
+from embedlab.server.http.state import get_state
 
 router = APIRouter(tags=["Operations"])
 
@@ -41,7 +41,8 @@ async def ready(request: Request) -> dict[str, Any]:
     return {
         "status": "ready",
         "models": {
-            model_id: {"queue_depth": batcher.depth} for model_id, batcher in state.batchers.items()
+            model_id: {"queue_depth": batcher.depth, "tokens_in_flight": batcher.tokens_in_flight}
+            for model_id, batcher in state.batchers.items()
         },
     }
 

@@ -1,0 +1,133 @@
+"""The batcher: a bounded queue, a cap on tokens in flight, big requests cut into pieces."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import warnings
+
+import httpx
+import numpy as np
+
+
+def test_full_queue_answers_503_with_retry_after(
+    thread_server, minilm, sample_texts, tmp_path, error_of
+):
+    from embedlab.server import ServerConfig, create_app
+    from embedlab.server.core.served import serve_embedder
+
+    config = ServerConfig(models=["minilm"], max_queue_inputs=4, jobs_dir=str(tmp_path / "jobs"))
+    app = create_app(config, models={"minilm": serve_embedder("minilm", minilm)})
+    requests = [[sample_texts[i % 40], sample_texts[(i + 7) % 40]] for i in range(40)]
+
+    async def burst(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+            return await asyncio.gather(
+                *(
+                    http.post("/v1/embeddings", json={"model": "minilm", "input": t})
+                    for t in requests
+                )
+            )
+
+    with thread_server(app) as url:
+        responses = asyncio.run(burst(url))
+        metrics = httpx.get(f"{url}/metrics").text
+        # once the burst is over the queue is empty and requests succeed again
+        after = httpx.post(f"{url}/v1/embeddings", json={"model": "minilm", "input": "again"})
+    statuses = [r.status_code for r in responses]
+    reference = dict(zip(sample_texts, minilm.embed(sample_texts, normalize=True), strict=True))
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.count(503) >= 1 and statuses.count(200) >= 2, statuses
+    for texts, response in zip(requests, responses, strict=True):
+        if response.status_code == 503:
+            assert response.headers["retry-after"] == "1"
+            assert error_of(response)["code"] == "server_overloaded"
+        else:
+            got = np.array([d["embedding"] for d in response.json()["data"]], dtype=np.float32)
+            np.testing.assert_allclose(got, [reference[t] for t in texts], atol=1e-5)
+    assert f'embedlab_rejected_total{{reason="queue_full"}} {statuses.count(503)}.0' in metrics
+    assert after.status_code == 200
+
+
+def test_tokens_in_flight_are_capped_before_tokenising(
+    thread_server, minilm, sample_texts, tmp_path, error_of
+):
+    from embedlab.server import ServerConfig, create_app
+    from embedlab.server.core.served import serve_embedder
+
+    config = ServerConfig(
+        models=["minilm"], max_tokens_in_flight=400, jobs_dir=str(tmp_path / "jobs")
+    )
+    app = create_app(config, models={"minilm": serve_embedder("minilm", minilm)})
+    requests = [sample_texts[i : i + 4] for i in range(0, 40, 2)]
+
+    async def burst(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+            return await asyncio.gather(
+                *(
+                    http.post("/v1/embeddings", json={"model": "minilm", "input": t})
+                    for t in requests
+                )
+            )
+
+    with thread_server(app) as url:
+        responses = asyncio.run(burst(url))
+        metrics = httpx.get(f"{url}/metrics").text
+        after = httpx.post(f"{url}/v1/embeddings", json={"model": "minilm", "input": "again"})
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(503) >= 1 and statuses.count(200) >= 1, statuses
+    for texts, response in zip(requests, responses, strict=True):
+        if response.status_code == 503:
+            error = error_of(response)
+            assert error["code"] == "server_overloaded" and "tokens" in error["message"]
+            assert response.headers["retry-after"] == "1"
+        else:
+            got = np.array([d["embedding"] for d in response.json()["data"]], dtype=np.float32)
+            np.testing.assert_allclose(got, minilm.embed(texts, normalize=True), atol=1e-5)
+    assert (
+        f'embedlab_rejected_total{{reason="tokens_in_flight"}} {statuses.count(503)}.0' in metrics
+    )
+    assert 'embedlab_tokens_in_flight{model="minilm"} 0.0' in metrics  # all given back
+    assert after.status_code == 200
+
+
+def test_a_big_request_is_embedded_in_pieces_and_small_ones_go_between(
+    thread_server, minilm, tmp_path, error_of
+):
+    from embedlab.server import ServerConfig, create_app
+    from embedlab.server.core.served import serve_embedder
+
+    config = ServerConfig(models=["minilm"], max_batch_inputs=4, jobs_dir=str(tmp_path / "jobs"))
+    app = create_app(config, models={"minilm": serve_embedder("minilm", minilm)})
+    big = [f"report {i}: " + "the bank raised its rates and markets fell " * 40 for i in range(48)]
+
+    async def race(url: str) -> tuple[httpx.Response, float, httpx.Response, float]:
+        async with httpx.AsyncClient(base_url=url, timeout=300) as http:
+            started = time.monotonic()
+
+            async def timed(body: dict) -> tuple[httpx.Response, float]:
+                response = await http.post("/v1/embeddings", json=body)
+                return response, time.monotonic() - started
+
+            large = asyncio.create_task(timed({"model": "minilm", "input": big, "truncate": True}))
+            await asyncio.sleep(0.3)
+            small, small_done = await timed({"model": "minilm", "input": "a quick question"})
+            large_response, large_done = await large
+            return large_response, large_done, small, small_done
+
+    with thread_server(app) as url:
+        large, large_done, small, small_done = asyncio.run(race(url))
+        # an input refused in a later piece is named by its place in the whole request
+        inputs = ["short"] * 10
+        inputs[7] = "word " * 300
+        refused = httpx.post(f"{url}/v1/embeddings", json={"model": "minilm", "input": inputs})
+    assert refused.status_code == 400
+    assert error_of(refused)["message"].startswith("input 7 has 302 tokens"), refused.text
+    assert large.status_code == 200 and small.status_code == 200
+    assert small_done < large_done, (small_done, large_done)  # not queued behind all of it
+    got = np.array([d["embedding"] for d in large.json()["data"]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(got, minilm.embed(big, normalize=True), atol=1e-5)
+    tokens = sum(min(256, minilm.count_tokens(text)) for text in big)
+    assert large.json()["usage"]["prompt_tokens"] == tokens
