@@ -32,3 +32,24 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert message.startswith("error:"), result.stderr
     for fragment in fragments:
         assert fragment in message, message
+
+
+def invoke_cli(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``embedlab ARGS`` run in this process (fast; no interpreter start) inside typer's
+    CliRunner isolation, through the same entry point as the real command (one-line errors
+    included); returns a ``CompletedProcess`` like :func:`run_cli`. An exception that escapes
+    the CLI is raised here, traceback and all."""
+    from typer.testing import CliRunner
+
+    from embedlab.cli.main import app
+    from embedlab.cli.report import run_app
+
+    argv = [str(a) for a in args]
+    with CliRunner().isolation(env=env) as (stdout, stderr, _):
+        code = run_app(app, argv)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out, err = stdout.getvalue(), stderr.getvalue()
+    return subprocess.CompletedProcess(
+        ["embedlab", *argv], code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    )

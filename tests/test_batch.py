@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import embedlab
-from embedlab.batch import embed_file, run_fingerprint
-from embedlab.errors import DataFormatError, OutputError
+from embedlab.batch import EmbeddingInterrupted, embed_file, run_fingerprint
+from embedlab.errors import DataFormatError, InputError, OutputError
 from embedlab.output import EmbeddingRun, read_vectors
 
 
@@ -103,3 +103,54 @@ def test_state_file_records_progress(tmp_path):
     np.testing.assert_array_equal(
         np.load(EmbeddingRun(tmp_path / "v.npy", {"k": 1}).finish()), np.ones((2, 3))
     )
+
+
+def test_inputs_and_outputs_are_checked_before_any_work(tmp_path, corpus, fitted_tfidf):
+    source, _ = corpus
+    with pytest.raises(InputError, match="no file at"):
+        embed_file(tmp_path / "missing.txt", tmp_path / "out.npy", fitted_tfidf)
+    (tmp_path / "out.npy").mkdir()
+    with pytest.raises(OutputError, match="is a folder"):
+        embed_file(source, tmp_path / "out.npy", fitted_tfidf)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    with pytest.raises(OutputError, match="did not write"):
+        embed_file(source, tmp_path / "v.npy", "tfidf", save_model=foreign)
+    assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
+    assert not list(tmp_path.glob(".*"))  # no .partial, no temporary folder
+
+
+def test_a_corrupt_parquet_input_leaves_no_partial(tmp_path, fitted_tfidf):
+    source = tmp_path / "broken.parquet"
+    source.write_bytes(b"PAR1 not parquet at all PAR1")
+    with pytest.raises(DataFormatError, match="not a readable Parquet file"):
+        embed_file(source, tmp_path / "out.npy", fitted_tfidf)
+    assert not list(tmp_path.glob(".*"))
+
+
+def test_ctrl_c_reports_how_far_the_run_got_and_the_run_resumes(tmp_path, corpus, fitted_tfidf):
+    source, lines = corpus
+    model = embedlab.load(fitted_tfidf)
+    plain = type(model)
+
+    class CtrlCOnThirdChunk(plain):  # the same TF-IDF; the user presses Ctrl-C mid-run
+        chunks = 0
+
+        def _embed_batch(self, texts):
+            type(self).chunks += 1
+            if type(self).chunks == 3:
+                raise KeyboardInterrupt
+            return super()._embed_batch(texts)
+
+    model.__class__ = CtrlCOnThirdChunk
+    out = tmp_path / "out.npy"
+    with pytest.raises(EmbeddingInterrupted) as stop:
+        embed_file(source, out, model, chunk_rows=50, batch_size=50)
+    assert isinstance(stop.value, KeyboardInterrupt)
+    assert (stop.value.rows_done, stop.value.total) == (100, 200)
+    assert stop.value.partial.is_dir() and not out.exists()
+    model.__class__ = plain
+    result = embed_file(source, out, model, chunk_rows=50, batch_size=50)
+    assert result.resumed_from == 100
+    np.testing.assert_allclose(np.load(out), model.embed(lines), atol=1e-6)

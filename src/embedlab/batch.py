@@ -6,18 +6,27 @@ flat memory on any input size and the same resume behaviour.
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from embedlab._io import check_output_folder
 from embedlab.embedders.base import Embedder
 from embedlab.errors import EmbedlabError
 from embedlab.loading import load
-from embedlab.output import EmbeddingRun
+from embedlab.output import EmbeddingRun, check_output
 from embedlab.progress import progress_bar
-from embedlab.text.readers import count_records, input_format, read_records, read_texts
+from embedlab.text.readers import (
+    check_input_file,
+    count_records,
+    input_format,
+    read_records,
+    read_texts,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,17 @@ class EmbedFileResult:
     dim: int
     seconds: float
     fitted: bool
+
+
+class EmbeddingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`embed_file`: still an interrupt, carrying where the run stopped.
+
+    ``rows_done`` rows are safe in ``partial``; the same call again resumes after them.
+    """
+
+    def __init__(self, out: Path, partial: Path, rows_done: int, total: int | None) -> None:
+        super().__init__(f"interrupted after {rows_done} rows")
+        self.out, self.partial, self.rows_done, self.total = out, partial, rows_done, total
 
 
 def _model_identity(model: str | os.PathLike[str] | Embedder) -> str:
@@ -74,16 +94,22 @@ def embed_file(
     chunk_rows: int = 4096,
     restart: bool = False,
     save_model: str | os.PathLike[str] | None = None,
+    force: bool = False,
     progress: bool = False,
 ) -> EmbedFileResult:
     """Embed every text of ``source`` into ``out`` (.npy or .parquet).
 
     A trainable method that is not fitted yet (``"tfidf"``) is first fitted on ``source`` in one
     streamed pass. An earlier run of the same command that was interrupted is continued from its
-    last written chunk instead of starting over.
+    last written chunk instead of starting over. Inputs and outputs are checked before any
+    work; ``force`` lets ``save_model`` replace a folder embedlab did not write. Ctrl-C raises
+    :class:`EmbeddingInterrupted`, which says how far the run got.
     """
     started = time.perf_counter()
-    source = Path(source)
+    source = check_input_file(source)
+    check_output(out)
+    if save_model is not None:
+        check_output_folder(save_model, force=force)
     fingerprint = run_fingerprint(
         source, model, field=field, id_field=id_field, skip_empty=skip_empty, normalize=normalize
     )
@@ -92,6 +118,7 @@ def embed_file(
     run = EmbeddingRun(out, fingerprint, restart=restart)
     resumed_from = run.rows_done
     fitted = False
+    total: int | None = None
     try:
         if embedder.trainable and not embedder.is_fitted:
             if (run.model_folder / "embedlab.json").is_file():
@@ -101,9 +128,12 @@ def embed_file(
                 embedder.save(run.model_folder)
                 fitted = True
         if save_model is not None:
-            embedder.save(save_model)
+            embedder.save(save_model, force=force)
         total = count_records(source)
         records = read_records(source, field=field, id_field=id_field, skip_empty=skip_empty)
+        # The first record is read before the bar is drawn: a missing field is one line, alone.
+        first = next(records, None)
+        records = itertools.chain([first] if first is not None else [], records)
         with progress_bar(f"embedding {source.name}", total, enabled=progress) as advance:
             advance(resumed_from)
             ids: list[Any] = []
@@ -128,9 +158,14 @@ def embed_file(
                 advance(len(texts))
     except EmbedlabError:
         # The input or model is at fault: this partial run can never be finished as it is.
-        import shutil
-
         shutil.rmtree(run.partial, ignore_errors=True)
+        raise
+    except KeyboardInterrupt as exc:
+        raise EmbeddingInterrupted(run.out, run.partial, run.rows_done, total) from exc
+    except BaseException:
+        # Anything else (a full disk, a stopping server) keeps work worth resuming, if any.
+        if run.rows_done == 0 and not run.model_folder.exists():
+            shutil.rmtree(run.partial, ignore_errors=True)
         raise
     path = run.finish()
     return EmbedFileResult(

@@ -59,6 +59,19 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def check_output(path: str | os.PathLike[str]) -> Path:
+    """Refuse, before any work, an output that cannot be written: a wrong extension, or a
+    folder where the file would go."""
+    out = Path(path)
+    fmt = output_format(out)
+    if out.is_dir():
+        raise OutputError(
+            f"{out} is a folder; the output is one {fmt} file",
+            f"name a file, e.g. {out / ('vectors' + fmt)}",
+        )
+    return out
+
+
 class EmbeddingRun:
     """One resumable write of vectors (and, for Parquet, ids and texts) to ``out``.
 
@@ -70,7 +83,7 @@ class EmbeddingRun:
     def __init__(
         self, out: str | os.PathLike[str], fingerprint: dict[str, Any], *, restart: bool = False
     ):
-        self.out = Path(out)
+        self.out = check_output(out)
         self.format = output_format(self.out)
         self.partial = self.out.with_name(f".{self.out.name}.partial")
         self.fingerprint = fingerprint

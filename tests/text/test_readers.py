@@ -8,8 +8,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from embedlab.errors import DataFormatError, EmbedlabError, InputError
-from embedlab.text.readers import count_records, read_records, read_texts
+from embedlab.errors import DataFormatError, EmbedlabError, FieldError, InputError
+from embedlab.text.readers import (
+    check_input_file,
+    count_records,
+    iter_rows,
+    read_dataset,
+    read_records,
+    read_texts,
+)
 
 TEXTS = ["the first text", "a second, with a comma", 'a "quoted" third']
 
@@ -88,3 +95,67 @@ def test_bad_jsonl_line(tmp_path):
     path.write_text('{"text": "ok"}\n{not json}\n')
     with pytest.raises(DataFormatError, match="line 2 .* not valid JSON"):
         list(read_records(path))
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("bom.txt", "\ufefffirst\nsecond\n"),
+        ("bom.csv", "\ufefftext,label\nfirst,a\nsecond,b\n"),
+        ("bom.jsonl", '\ufeff{"text": "first"}\n{"text": "second"}\n'),
+    ],
+)
+def test_a_byte_order_mark_is_not_part_of_the_first_text(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8"))
+    assert list(read_texts(path)) == ["first", "second"]
+    assert read_dataset(path)[0] == ["first", "second"]
+
+
+def test_an_unterminated_quote_is_an_error_not_merged_rows(tmp_path):
+    path = tmp_path / "open.csv"
+    path.write_text('text,label\n"an open quote,a\nsecond,b\nthird,c\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="not valid CSV near line .* quote"):
+        list(read_texts(path))
+    with pytest.raises(DataFormatError, match="not valid CSV"):
+        read_dataset(path)
+    with pytest.raises(DataFormatError, match="not valid CSV"):
+        list(iter_rows(path))
+
+
+def test_quoted_newlines_are_still_one_field(tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text('text\n"two\nlines"\nplain\n', encoding="utf-8")
+    assert list(read_texts(path)) == ["two\nlines", "plain"]
+
+
+def test_a_corrupt_parquet_file_is_one_clear_error_everywhere(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1" + bytes(range(256)) + b"PAR1")
+    for call in (
+        lambda: list(read_texts(path)),
+        lambda: count_records(path),
+        lambda: read_dataset(path),
+        lambda: list(iter_rows(path)),
+    ):
+        with pytest.raises(DataFormatError, match="not a readable Parquet file"):
+            call()
+
+
+def test_a_missing_field_is_a_field_error_naming_the_field(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("body\nhello\n", encoding="utf-8")
+    with pytest.raises(FieldError) as info:
+        read_dataset(path, field="text")
+    assert info.value.field == "text" and "body" in str(info.value)
+
+
+def test_check_input_file_refuses_before_reading(tmp_path):
+    (tmp_path / "dir.txt").mkdir()
+    for name, match in (
+        ("missing.txt", "no file at"),
+        ("dir.txt", "not a file"),
+        ("x.doc", "extension"),
+    ):
+        with pytest.raises(EmbedlabError, match=match):
+            check_input_file(tmp_path / name)

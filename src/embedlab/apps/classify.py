@@ -79,16 +79,19 @@ class TextClassifier:
 
     def predict(self, texts: list[str]) -> list[str]:
         probabilities = self.predict_proba(texts)
-        return [str(self.classes_[i]) for i in probabilities.argmax(axis=1)]
+        return [str(self.classes_[i]) for i in probabilities.argmax(axis=1)]  # type: ignore[index]
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """A folder: classifier.json, weights as .npy, and the embedder (saved, or its name)."""
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """A folder: classifier.json, weights as .npy, and the embedder (saved, or its name).
+
+        Replaces an earlier embedlab output at ``path``; anything else only with ``force``.
+        """
         if self._clf is None:
             raise InputError("nothing to save: the classifier is not trained", "call fit first")
-        with atomic_folder(path) as tmp:
+        with atomic_folder(path, force=force) as tmp:
             meta: dict[str, Any] = {
                 "format": "embedlab-classifier",
-                "classes": [str(c) for c in self.classes_],
+                "classes": [str(c) for c in self.classes_],  # type: ignore[union-attr]
                 "coef": save_array(tmp, "coef", self._clf.coef_),
                 "intercept": save_array(tmp, "intercept", self._clf.intercept_),
                 "c": self.c,

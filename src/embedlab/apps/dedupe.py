@@ -14,14 +14,20 @@ from embedlab.embedders.base import Embedder, l2_normalize
 from embedlab.errors import InputError
 
 
+def check_threshold(threshold: float) -> float:
+    """A cosine threshold: a number from -1 to 1 (FAQ matching and duplicates alike)."""
+    if not isinstance(threshold, (int, float)) or not -1.0 <= threshold <= 1.0:
+        raise InputError(
+            f"threshold must be a cosine between -1 and 1, got {threshold}", "e.g. 0.9"
+        )
+    return float(threshold)
+
+
 def find_duplicates(
     vectors: np.ndarray, threshold: float = 0.9, *, block: int = 2048
 ) -> Iterator[tuple[int, int, float]]:
     """Yield ``(i, j, cosine)`` with ``i < j`` for every pair at or above ``threshold``."""
-    if not -1.0 <= threshold <= 1.0:
-        raise InputError(
-            f"threshold must be a cosine between -1 and 1, got {threshold}", "e.g. 0.9"
-        )
+    threshold = check_threshold(threshold)
     unit = l2_normalize(np.asarray(vectors, dtype=np.float32))
     n = len(unit)
     for start in range(0, n, block):
@@ -44,6 +50,7 @@ class FAQMatcher:
         model: Embedder,
         threshold: float = 0.6,
     ):
+        threshold = check_threshold(threshold)
         if len(questions) != len(answers) or not questions:
             raise InputError(
                 "an FAQ needs one answer per question, and at least one", "check the FAQ file"

@@ -46,7 +46,10 @@ class Passage:
         return self.__dict__.copy()
 
 
-def _documents(folder: Path) -> dict[str, Path]:
+def check_documents(folder: str | os.PathLike[str]) -> dict[str, Path]:
+    """The documents to index in ``folder`` by relative path; a missing or empty folder is
+    refused, so nothing (no collection) is made for it."""
+    folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder", "pass the folder of documents to index")
     found = {
@@ -89,7 +92,7 @@ def index_folder(
     progress: bool = False,
 ) -> IndexReport:
     """Chunk, embed and store every document of ``folder``; unchanged files are skipped."""
-    documents = _documents(Path(folder))
+    documents = check_documents(folder)
     known: dict[str, str] = {}
     for record in collection.iter(include=("metadata",)):
         meta = record.metadata or {}
@@ -156,6 +159,13 @@ def ask(
     by a second (stronger) embedder before the cut."""
     if not question.strip():
         raise InputError("the question is empty", "ask something")
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}", "ask for one passage or more")
+    if collection.count() == 0:
+        raise InputError(
+            f"the collection {collection.name!r} is empty, so there is nothing to answer from",
+            "index documents into it first: embedlab index FOLDER --collection ...",
+        )
     n = max(k, candidates) if rerank is not None else k
     hits = collection.hybrid_search(question, k=n) if hybrid else collection.search(question, k=n)
     scored = [(hit.score, hit) for hit in hits]

@@ -45,6 +45,8 @@ class Recommender:
         return rows
 
     def _rank(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[Any, float]]:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InputError(f"k must be a whole number of at least 1, got {k!r}", "e.g. k=5")
         scores = self.vectors @ l2_normalize(query[None])[0]
         if exclude:
             scores[list(exclude)] = -np.inf

@@ -8,18 +8,26 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import embedlab
+from embedlab._io import check_output_folder
 from embedlab.apps.classify import TextClassifier
 from embedlab.apps.cluster import cluster_texts
 from embedlab.apps.dedupe import FAQMatcher, find_duplicates
-from embedlab.apps.rag import as_prompt, ask, index_folder, open_or_create
+from embedlab.apps.rag import as_prompt, ask, check_documents, index_folder
 from embedlab.apps.recommend import Recommender
+from embedlab.cli.checks import ROW_FORMATS, Force, check_output_file, field_options
 from embedlab.cli.embed import DEFAULT_MODEL
 from embedlab.errors import InputError
-from embedlab.store import open_collection
-from embedlab.text.readers import read_dataset
+from embedlab.store import (
+    UnknownCollectionError,
+    create_collection,
+    drop_collection,
+    open_collection,
+)
+from embedlab.text.readers import check_input_file, read_dataset
 from embedlab.viz.map import project, write_map
 
 Data = Annotated[Path, typer.Argument(help="Texts: .txt (a line each), .csv, .jsonl or .parquet.")]
@@ -27,6 +35,12 @@ Model = Annotated[str, typer.Option("--model", "-m", help="Model name, method or
 Field = Annotated[
     str | None, typer.Option(help="Text column of a .csv/.jsonl/.parquet file (default: text).")
 ]
+
+Cosine = Annotated[
+    float,
+    typer.Option(min=-1.0, max=1.0, help="Cosine threshold, between -1 and 1."),
+]
+MAP_FORMATS = (".png", ".html")
 
 classify_app = typer.Typer(
     help="Train a text classifier on embeddings, and use it.", no_args_is_help=True
@@ -70,7 +84,10 @@ def cluster_command(
 ) -> None:
     """Cluster texts; label each cluster by its distinctive terms (c-TF-IDF) and central examples."""
 
-    texts, _ = read_dataset(data, field=field)
+    check_input_file(data)
+    check_output_file(out, ROW_FORMATS, "--out")
+    with field_options({field: "--field"}):
+        texts, _ = read_dataset(data, field=field)
     result = cluster_texts(
         texts, embedlab.load(model), k=k, method=method, min_cluster_size=min_cluster_size
     )
@@ -87,7 +104,10 @@ def cluster_command(
         table.add_column(column, overflow="fold")
     for c in result.clusters:
         table.add_row(
-            str(c.id), str(c.size), ", ".join(c.terms), c.examples[0] if c.examples else ""
+            str(c.id),
+            str(c.size),
+            escape(", ".join(c.terms)),
+            escape(c.examples[0]) if c.examples else "",
         )
     Console().print(table)
 
@@ -100,18 +120,23 @@ def classify_train_command(
     label: Annotated[str, typer.Option(help="Label column.")] = "label",
     model: Model = DEFAULT_MODEL,
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
+    force: Force = False,
 ) -> None:
     """Train logistic regression on embeddings; report cross-validated accuracy; save it safely."""
 
-    texts, columns = read_dataset(data, field=text, columns=[label])
+    check_input_file(data)
+    check_output_folder(out, force=force)
+    with field_options({text: "--text", label: "--label"}):
+        texts, columns = read_dataset(data, field=text, columns=[label])
     classifier = TextClassifier(model)
     report = classifier.fit(texts, [str(v) for v in columns[label]], folds=folds)
-    classifier.save(out)
+    classifier.save(out, force=force)
     Console().print(
         f"trained on {report['n']:,} texts: cross-validated accuracy {report.get('accuracy', float('nan')):.3f}, "
         f"macro-F1 {report.get('f1_macro', float('nan')):.3f} (majority baseline {report['majority_baseline']:.3f}); "
         f"saved to {out}",
         highlight=False,
+        markup=False,
     )
 
 
@@ -126,19 +151,25 @@ def classify_predict_command(
 ) -> None:
     """Label new texts, with the probability of each label."""
 
+    check_input_file(data)
+    check_output_file(out, ROW_FORMATS, "--out")
     classifier = TextClassifier.load(classifier_dir)
-    texts, _ = read_dataset(data, field=field)
+    with field_options({field: "--field"}):
+        texts, _ = read_dataset(data, field=field)
     probabilities = classifier.predict_proba(texts)
     rows = []
     for text, probs in zip(texts, probabilities, strict=True):
         best = int(probs.argmax())
         row = {
             "text": text,
-            "label": str(classifier.classes_[best]),
+            "label": str(classifier.classes_[best]),  # type: ignore[index]  # loaded: fitted
             "probability": round(float(probs[best]), 4),
         }
         row.update(
-            {f"p_{c}": round(float(p), 4) for c, p in zip(classifier.classes_, probs, strict=True)}
+            {
+                f"p_{c}": round(float(p), 4)
+                for c, p in zip(classifier.classes_, probs, strict=True)  # type: ignore[arg-type]
+            }
         )
         rows.append(row)
     if out is not None:
@@ -152,7 +183,8 @@ def dedupe_command(
     model: Model = DEFAULT_MODEL,
     field: Field = None,
     threshold: Annotated[
-        float, typer.Option(help="Cosine at or above which two texts are duplicates.")
+        float,
+        typer.Option(min=-1.0, max=1.0, help="Cosine (-1 to 1) at or above which texts match."),
     ] = 0.9,
     out: Annotated[
         Path | None, typer.Option(help="Write the pairs to .jsonl/.csv/.parquet.")
@@ -160,7 +192,10 @@ def dedupe_command(
 ) -> None:
     """Find near-duplicate and paraphrase pairs, blockwise (never an n x n matrix in memory)."""
 
-    texts, _ = read_dataset(data, field=field)
+    check_input_file(data)
+    check_output_file(out, ROW_FORMATS, "--out")
+    with field_options({field: "--field"}):
+        texts, _ = read_dataset(data, field=field)
     embedder = embedlab.load(model)
     if embedder.trainable and not embedder.is_fitted:
         embedder.fit(texts)
@@ -175,7 +210,7 @@ def dedupe_command(
     for row in rows:
         typer.echo(f"{row['score']:.3f}\t{row['i']}\t{row['j']}\t{row['text_i']}\t{row['text_j']}")
     Console(stderr=True).print(
-        f"{len(rows)} pairs at cosine ≥ {threshold} among {len(texts):,} texts"
+        f"{len(rows)} pairs at cosine ≥ {threshold} among {len(texts):,} texts", highlight=False
     )
 
 
@@ -188,11 +223,15 @@ def faq_command(
     model: Model = DEFAULT_MODEL,
     question_field: Annotated[str, typer.Option(help="Question column.")] = "question",
     answer_field: Annotated[str, typer.Option(help="Answer column.")] = "answer",
-    threshold: Annotated[float, typer.Option(help="Below this cosine: no good match.")] = 0.6,
+    threshold: Annotated[
+        float, typer.Option(min=-1.0, max=1.0, help="Below this cosine (-1 to 1): no good match.")
+    ] = 0.6,
 ) -> None:
     """Match each incoming question to the closest known question, or say there is no good match."""
 
-    known, columns = read_dataset(faq, field=question_field, columns=[answer_field])
+    check_input_file(faq)
+    with field_options({question_field: "--question-field", answer_field: "--answer-field"}):
+        known, columns = read_dataset(faq, field=question_field, columns=[answer_field])
     matcher = FAQMatcher(
         known, [str(a) for a in columns[answer_field]], embedlab.load(model), threshold
     )
@@ -214,7 +253,9 @@ def recommend_command(
 ) -> None:
     """Recommend items like the liked ones and unlike the disliked ones, excluding what was seen."""
 
-    texts, columns = read_dataset(data, field=field, columns=[id_field] if id_field else [])
+    check_input_file(data)
+    with field_options({field: "--field", id_field: "--id-field"}):
+        texts, columns = read_dataset(data, field=field, columns=[id_field] if id_field else [])
     ids = [str(v) for v in columns[id_field]] if id_field else [str(i) for i in range(len(texts))]
     recommender = Recommender.from_texts(ids, texts, embedlab.load(model))
     text_of = dict(zip(ids, texts, strict=True))
@@ -239,6 +280,9 @@ def map_command(
 ) -> None:
     """Project embeddings to 2-D and write a PNG or an interactive HTML page (text on hover)."""
 
+    if data is not None and not words:
+        check_input_file(data)
+    check_output_file(out, MAP_FORMATS, "--out")
     embedder = embedlab.load(model)
     labels = None
     if words:
@@ -254,8 +298,9 @@ def map_command(
         )
     else:
         extra = [color_by] if color_by and color_by != "cluster" else []
-        texts, columns = read_dataset(data, field=field, columns=extra)
-        labels = [str(v) for v in columns[color_by]] if extra else None
+        with field_options({field: "--field", color_by: "--color-by"}):
+            texts, columns = read_dataset(data, field=field, columns=extra)
+        labels = [str(v) for v in columns[color_by]] if color_by and extra else None
     if embedder.trainable and not embedder.is_fitted:
         embedder.fit(texts)
     vectors = embedder.embed(texts)
@@ -265,7 +310,7 @@ def map_command(
     path = write_map(
         points, texts, out, labels=labels, title=f"{len(texts)} texts embedded with {embedder.name}"
     )
-    Console(stderr=True).print(f"wrote {path}")
+    Console(stderr=True).print(f"wrote {path}", highlight=False, markup=False)
 
 
 def index_command(
@@ -276,18 +321,36 @@ def index_command(
         str, typer.Option("--collection", "-c", help="Collection folder, or postgresql://...#name.")
     ],
     model: Model = DEFAULT_MODEL,
-    max_tokens: Annotated[int, typer.Option(help="Largest chunk, in the model's tokens.")] = 200,
-    overlap: Annotated[int, typer.Option(help="Tokens repeated between neighbouring chunks.")] = 40,
+    max_tokens: Annotated[
+        int, typer.Option(min=1, help="Largest chunk, in the model's tokens.")
+    ] = 200,
+    overlap: Annotated[
+        int, typer.Option(min=0, help="Tokens repeated between neighbouring chunks.")
+    ] = 40,
 ) -> None:
     """Chunk, embed and store a folder of documents; re-indexing embeds only what changed."""
 
-    store = open_or_create(collection, model)
-    report = index_folder(folder, store, max_tokens=max_tokens, overlap=overlap, progress=True)
+    check_documents(folder)
+    try:
+        store, created = open_collection(collection), False
+    except UnknownCollectionError:
+        store, created = create_collection(collection, model=model), True
+    try:
+        report = index_folder(folder, store, max_tokens=max_tokens, overlap=overlap, progress=True)
+        total = store.count()
+    except BaseException:
+        empty = store.count() == 0
+        store.close()
+        if created and empty:  # made by this run, and nothing in it: take it back
+            drop_collection(collection)
+        raise
+    store.close()
     Console(stderr=True).print(
         f"{len(report.added)} added, {len(report.updated)} changed, {len(report.removed)} removed, "
         f"{len(report.unchanged)} unchanged; {report.chunks_embedded} chunks embedded; "
-        f"{store.count()} chunks in {collection}",
+        f"{total} chunks in {collection}",
         highlight=False,
+        markup=False,
     )
 
 
@@ -303,10 +366,10 @@ def ask_command(
 ) -> None:
     """The best passages for a question, with source, score and surrounding context."""
 
-    store = open_collection(collection)
-    passages = ask(
-        store, question, k=k, rerank=embedlab.load(rerank) if rerank else None, hybrid=hybrid
-    )
+    with open_collection(collection) as store:
+        passages = ask(
+            store, question, k=k, rerank=embedlab.load(rerank) if rerank else None, hybrid=hybrid
+        )
     if as_json:
         typer.echo(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2))
     else:

@@ -7,9 +7,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from embedlab.eval.compare import DEFAULT_MODELS, DEFAULT_TASKS, compare, write_outputs
+from embedlab.errors import OutputError
+from embedlab.eval.compare import (
+    DEFAULT_MODELS,
+    DEFAULT_TASKS,
+    check_specs,
+    compare,
+    write_outputs,
+)
 
 
 def compare_command(
@@ -31,6 +39,9 @@ def compare_command(
 
     model_list = [m.strip() for m in models.split(",")] if models else list(DEFAULT_MODELS)
     task_list = [t.strip() for t in tasks.split(",")] if tasks else list(DEFAULT_TASKS)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} is a file, not a folder", "name a folder for --out")
+    check_specs(model_list)
     reports = compare(model_list, task_list, limit=limit, fresh=fresh, progress=True)
     table = Table(title="embedlab compare (main score per task; speed and memory on this machine)")
     for column in ("model", *task_list, "sent/s", "load s", "peak MB", "dims"):
@@ -49,6 +60,8 @@ def compare_command(
     console.print(table)
     for r in reports:
         for task, error in r.errors.items():
-            console.print(f"[yellow]{r.model} / {task}:[/] {error}", highlight=False)
+            console.print(
+                f"[yellow]{escape(r.model)} / {task}:[/] {escape(error)}", highlight=False
+            )
     written = write_outputs(reports, task_list, out)
-    console.print("wrote " + ", ".join(str(p) for p in written))
+    console.print("wrote " + ", ".join(str(p) for p in written), markup=False)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import embedlab
@@ -39,13 +40,15 @@ def context_command(
     """Show how far apart the vectors of one word are in different contexts, layer by layer."""
 
     embedder = embedlab.load(model)
-    result = compare_contexts(embedder, word, texts, layer=parse_layer(layer))
+    # compare_contexts refuses a model without contexts itself, with a clear message
+    result = compare_contexts(embedder, word, texts, layer=parse_layer(layer))  # type: ignore[arg-type]
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
     console = Console()
     console.print(
-        f"[bold]{word!r}[/] in {len(texts)} contexts, {result.model}: {result.layer}",
+        f"[bold]{escape(repr(word))}[/] in {len(texts)} contexts, "
+        f"{escape(str(result.model))}: {escape(str(result.layer))}",
         highlight=False,
     )
     contexts = Table(show_edge=False)
@@ -54,8 +57,9 @@ def context_command(
     contexts.add_column("subword tokens")
     for n, context in enumerate(result.contexts, start=1):
         start, end = context.span
-        marked = f"{context.text[:start]}[bold]{context.text[start:end]}[/]{context.text[end:]}"
-        contexts.add_row(str(n), marked, " ".join(context.tokens))
+        text = context.text
+        marked = f"{escape(text[:start])}[bold]{escape(text[start:end])}[/]{escape(text[end:])}"
+        contexts.add_row(str(n), marked, escape(" ".join(context.tokens)))
     console.print(contexts)
 
     console.print("cosine similarity of the word's vectors (1 = same direction):")
@@ -79,4 +83,4 @@ def context_command(
         highlight=False,
     )
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, markup=False)

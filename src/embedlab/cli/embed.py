@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,11 +10,13 @@ import typer
 from rich.console import Console
 
 import embedlab
-from embedlab.batch import embed_file
+from embedlab.batch import EmbeddingInterrupted, embed_file
+from embedlab.cli.checks import Force, field_options
+from embedlab.errors import ZeroVectorWarning
 
 DEFAULT_MODEL = "minilm"
 
-# `--runtime` for every command that loads a transformer (see embedlab.embedders.transformers.onnx.runtime)
+# `--runtime` for every command that loads a transformer (see embedlab.embedders.transformers.onnx)
 Runtime = Annotated[
     str | None,
     typer.Option(
@@ -60,31 +63,45 @@ def embed_command(
     save_model: Annotated[
         Path | None, typer.Option(help="Also save the (fitted) model to this folder.")
     ] = None,
+    force: Force = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     runtime: Runtime = None,
 ) -> None:
     """Embed every text of a file, streamed; an interrupted run resumes where it stopped."""
 
-    result = embed_file(
-        source,
-        out,
-        model if runtime is None else load_model(model, runtime),
-        field=field,
-        id_field=id_field,
-        skip_empty=skip_empty,
-        normalize=normalize,
-        batch_size=batch_size,
-        chunk_rows=chunk_rows,
-        restart=restart,
-        save_model=save_model,
-        progress=progress,
-    )
+    try:
+        with field_options({field: "--field", id_field: "--id-field"}):
+            result = embed_file(
+                source,
+                out,
+                model if runtime is None else load_model(model, runtime),
+                field=field,
+                id_field=id_field,
+                skip_empty=skip_empty,
+                normalize=normalize,
+                batch_size=batch_size,
+                chunk_rows=chunk_rows,
+                restart=restart,
+                save_model=save_model,
+                force=force,
+                progress=progress,
+            )
+    except EmbeddingInterrupted as stop:
+        of = f" of {stop.total:,}" if stop.total else ""
+        Console(stderr=True).print(
+            f"interrupted: {stop.rows_done:,}{of} rows are written to {stop.partial}; run the "
+            "same command again to resume from there, or add --restart to start over",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     resumed = f", resumed after {result.resumed_from:,} rows" if result.resumed_from else ""
     fitted = ", fitted on the input first" if result.fitted else ""
     Console(stderr=True).print(
         f"wrote {result.rows:,} vectors of {result.dim} dims to {result.out} "
         f"in {result.seconds:.1f} s{fitted}{resumed}",
         highlight=False,
+        markup=False,
     )
 
 
@@ -100,4 +117,21 @@ def similarity_command(
     embedder = load_model(model, runtime)
     if embedder.trainable and not embedder.is_fitted:
         embedder.fit([a, b])
-    typer.echo(f"{embedder.similarity(a, b):.4f}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ZeroVectorWarning)
+        value = embedder.similarity(a, b)
+    typer.echo(f"{value:.4f}")
+    for warning in caught:  # a 0 that means "unknown", not "unrelated": say so, once
+        if isinstance(warning.message, ZeroVectorWarning):
+            unknown = [a, b] if warning.message.count == 2 else [warning.message.text]
+            Console(stderr=True).print(
+                f"note: the {embedder.name} model knows no token of "
+                + " nor of ".join(repr(t) for t in unknown)
+                + ", so the similarity is 0 (unknown, not unrelated); "
+                "try a model with subwords, such as minilm",
+                highlight=False,
+            )
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )

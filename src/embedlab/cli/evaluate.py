@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from embedlab.cli.checks import field_options
 from embedlab.cli.embed import Runtime, load_model
 from embedlab.eval import get_task
+from embedlab.text.readers import check_input_file
 
 
 def eval_command(
@@ -33,8 +35,11 @@ def eval_command(
 ) -> None:
     """Evaluate a model on a task; prints every score and marks the main one."""
 
-    task_obj = get_task(task, data=data, text_field=text, label_field=label, limit=limit)
-    result = task_obj.run(load_model(model, runtime))
+    if data is not None:
+        check_input_file(data)
+    with field_options({text: "--text", label: "--label"}):
+        task_obj = get_task(task, data=data, text_field=text, label_field=label, limit=limit)
+        result = task_obj.run(load_model(model, runtime))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

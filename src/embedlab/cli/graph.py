@@ -7,12 +7,14 @@ EDGES is an edge list: a .csv/.tsv with source,target[,weight] columns, or a tex
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 import embedlab
+from embedlab._io import check_output_folder
+from embedlab.cli.checks import Force
 from embedlab.cli.train import Dim, Epochs, Negative, Out, Progress, Seed, Window, Workers
 from embedlab.cli.words import print_neighbors
 from embedlab.embedders.graph.embedder import DeepWalkEmbedder, Node2VecEmbedder, RandomWalkEmbedder
@@ -65,6 +67,7 @@ def train_command(
     ] = True,
     workers: Workers = 2,
     seed: Seed = 1,
+    force: Force = False,
     progress: Progress = True,
 ) -> None:
     """Train DeepWalk or node2vec node vectors on an edge list and save them to --out."""
@@ -73,7 +76,7 @@ def train_command(
     method = method.lower()
     if method not in classes:
         raise InputError(f"unknown graph method {method!r}", "use --method deepwalk or node2vec")
-    options = {
+    options: dict[str, Any] = {
         "dim": dim,
         "walk_length": walk_length,
         "walks_per_node": walks_per_node,
@@ -92,8 +95,12 @@ def train_command(
             "--p and --q bias node2vec's walks; DeepWalk's walks are uniform (p = q = 1)",
             "use --method node2vec, or drop --p and --q",
         )
+    if not edges.is_file():
+        what = "a folder" if edges.is_dir() else "not there"
+        raise InputError(f"the edge list {edges} is {what}", "pass an edge-list file")
+    check_output_folder(out, force=force)
     model = classes[method](**options).fit(edges, progress=progress)
-    model.save(out)
+    model.save(out, force=force)
     info = model.training
     kind = ("directed" if info["directed"] else "undirected") + (
         ", weighted" if info["weighted"] else ""
@@ -104,9 +111,10 @@ def train_command(
         f"{info['walks']:,} walks in {info['walk_seconds']:.1f} s, skip-gram in "
         f"{info['train_seconds']:.1f} s; {info['nodes']:,} nodes x {model.dim} dims saved to {out}",
         highlight=False,
+        markup=False,
     )
-    busiest = model.vectors.most_frequent(1)[0][0]  # type: ignore[union-attr]
-    console.print(f"try: embedlab graph neighbors {out} {busiest}", highlight=False)
+    busiest = model.vectors.most_frequent(1)[0][0]
+    console.print(f"try: embedlab graph neighbors {out} {busiest}", highlight=False, markup=False)
 
 
 @app.command("neighbors")

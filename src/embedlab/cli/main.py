@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
-from rich.console import Console
 
 from embedlab.cli import apps, collection, compare, embed, evaluate, models, serve, tokenize, tour
 from embedlab.cli import context as context_cli
 from embedlab.cli import data as data_cli
+from embedlab.cli import explain as explain_cli
 from embedlab.cli import graph as graph_cli
+from embedlab.cli import info as info_cli
 from embedlab.cli import train as train_cli
 from embedlab.cli import train_gpt as train_gpt_cli
 from embedlab.cli import words as words_cli
-from embedlab.errors import EmbedlabError
+from embedlab.cli.report import main_exit
 
 app = typer.Typer(
     help="embedlab: turn text into vectors with every major approach, and see how.",
@@ -29,6 +28,7 @@ app.command("tokenize")(tokenize.tokenize_command)
 app.command("tour")(tour.tour_command)
 app.command("eval")(evaluate.eval_command)
 app.command("compare")(compare.compare_command)
+app.command("info")(info_cli.info_command)
 app.add_typer(models.app, name="models")
 train_cli.app.command("gpt")(train_gpt_cli.train_gpt_command)
 app.add_typer(train_cli.app, name="train")
@@ -47,18 +47,14 @@ app.command("recommend")(apps.recommend_command)
 app.command("map")(apps.map_command)
 app.command("index")(apps.index_command)
 app.command("ask")(apps.ask_command)
+app.command("explain")(explain_cli.explain_command)
+app.command("debias")(explain_cli.debias_command)
+app.command("trends")(explain_cli.trends_command)
 
 
 def main() -> None:
     """Entry point: run the app; user errors print one line and exit 2, never a traceback."""
-    try:
-        app()
-    except EmbedlabError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted; run the same command again to resume")
-        sys.exit(130)
+    main_exit(app)
 
 
 if __name__ == "__main__":

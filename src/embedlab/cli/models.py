@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from embedlab.catalogue import CATALOGUE, cache_entries, prepare, prune_cache
-from embedlab.embedders.methods import methods
+from embedlab.catalogue import CATALOGUE, all_names, cache_entries, find, prepare, prune_cache
+from embedlab.embedders.methods import methods, suggestion
+from embedlab.errors import UnknownModelError
 from embedlab.paths import cache_home
 
 if TYPE_CHECKING:
@@ -95,6 +96,11 @@ def prepare_command(
 ) -> None:
     """Make installed models ready offline: reassemble mpnet, distil the static model (once)."""
 
+    for name in names or []:
+        if find(name) is None:
+            raise UnknownModelError(
+                f"{name!r} is not a catalogue model", suggestion(name, all_names())
+            )
     for name, path in prepare(names or None):
         typer.echo(f"{name}: ready at {path}")
 

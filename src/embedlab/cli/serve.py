@@ -1,7 +1,10 @@
 """`embedlab serve`: the OpenAI-compatible embeddings server (FastAPI on uvicorn).
 
-Settings come from defaults, then ``--config FILE.toml``, then the flags given here; FastAPI and
-uvicorn are imported only when the command runs, so the rest of the CLI stays quick to start.
+Settings come from defaults, then ``--config FILE.toml``, then the flags given here. The server
+package (FastAPI, uvicorn: the ``[server]`` extra) is imported only when the command runs, so the
+rest of the CLI starts quickly and works without that extra: ``embedlab.server.http`` and
+``.core`` are the embedlab packages imported inside functions (``EXTRA_PACKAGES`` in
+embedlab.extras; tests/test_structure.py allows exactly those).
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from typing import Annotated, Any
 
 import typer
 
-from embedlab.server.app import create_app
+from embedlab import catalogue
+from embedlab.embedders.methods import METHODS, methods, suggestion
+from embedlab.errors import UnknownModelError
+from embedlab.extras import require
 from embedlab.server.config import ENV_CONFIG, ServerConfig, split_list
 
 DEMO_COLLECTION = "demo"
@@ -83,6 +89,8 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve embeddings over HTTP: OpenAI's /v1/embeddings, batch jobs, metrics."""
+    for module in ("fastapi", "uvicorn"):
+        require(module, "server")
 
     overrides: dict[str, Any] = {
         "host": host,
@@ -107,12 +115,38 @@ def serve_command(
     }
     given = {key: value for key, value in overrides.items() if value is not None}
     settings = ServerConfig.from_file(config, **given) if config else ServerConfig.from_dict(given)
+    check_model_names(settings.models)
     run(settings)
+
+
+def check_model_names(entries: list[str]) -> None:
+    """Refuse a model that is surely not there before anything is printed or loaded (loading
+    takes seconds, and its ``loading ...`` line would come before the error). What passes is
+    still checked fully when loaded."""
+    for entry in entries:
+        spec = entry.partition("=")[2].strip() if "=" in entry else entry.strip()
+        path = Path(spec).expanduser()
+        if not spec or path.exists() or path.suffix or catalogue.find(spec) is not None:
+            continue  # loading says what is wrong with these (an empty spec, a missing file)
+        method = spec.partition(":")[0]
+        if method in METHODS or method == "train":
+            continue
+        if any(sep in spec for sep in ("/", os.sep)) or spec.startswith("."):
+            raise UnknownModelError(
+                f"no model folder at {spec}",
+                "check the path, or pass a catalogue name such as 'minilm' (see `embedlab models`)",
+            )
+        raise UnknownModelError(
+            f"unknown model {spec!r}", suggestion(spec, methods() + catalogue.all_names())
+        )
 
 
 def run(settings: Any) -> None:
     """Load models, start uvicorn, print where the server is; blocks until stopped."""
     import uvicorn
+
+    from embedlab.server.http.app import create_app
+    from embedlab.server.http.timeouts import uvicorn_options
 
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -136,8 +170,9 @@ def run(settings: Any) -> None:
         typer.echo(f"starting {settings.workers} worker processes ...", err=True)
         _announce(f"http://{host}:{settings.port}", settings)
         uvicorn.run(
-            "embedlab.server.app:app_from_env",
+            "embedlab.server.http.app:app_from_env",
             factory=True,
+            **uvicorn_options(settings),
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
@@ -153,6 +188,7 @@ def run(settings: Any) -> None:
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     _AnnouncingServer(config, settings).run()
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import embedlab
@@ -52,9 +53,12 @@ def tokenize_command(
         return
 
     console = Console()
-    console.print(f"[bold]{walk.model}[/] ({embedder.method}, {embedder.dim} dims): {walk.text!r}")
-    console.print(f"1. tokens    {walk.tokens}")
-    console.print(f"2. token ids {walk.ids}")
+    console.print(
+        f"[bold]{escape(walk.model)}[/] ({embedder.method}, {embedder.dim} dims): "
+        f"{escape(repr(walk.text))}"
+    )
+    console.print(f"1. tokens    {walk.tokens}", markup=False)
+    console.print(f"2. token ids {walk.ids}", markup=False)
     table = Table(
         title="3. embedding lookup"
         + (" and 4. contextual vectors" if walk.contextual is not None else "")
@@ -70,7 +74,7 @@ def tokenize_command(
     for i, token in enumerate(walk.tokens):
         row = [
             str(i),
-            token,
+            escape(token),
             str(walk.ids[i]),
             _fmt(walk.lookup[i], dims),
             f"{np.linalg.norm(walk.lookup[i]):.3f}",
@@ -86,4 +90,4 @@ def tokenize_command(
         highlight=False,
     )
     for note in walk.notes:
-        console.print(f"   note: {note}", highlight=False)
+        console.print(f"   note: {note}", highlight=False, markup=False)

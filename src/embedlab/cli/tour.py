@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import embedlab
@@ -34,7 +35,7 @@ def tour_command(
     texts = sample_texts()
     console.print(
         f"[bold]embedlab tour[/]: {len(texts)} sample sentences, {len(TOUR_QUERIES)} queries, "
-        f"approaches: {', '.join(models or TOUR_MODELS)}\n"
+        f"approaches: {escape(', '.join(models or TOUR_MODELS))}\n"
     )
     results = {}
     for name in models or TOUR_MODELS:
@@ -48,6 +49,7 @@ def tour_command(
         console.print(
             f"  {name:<10} {embedder.dim:>5} dims  {time.perf_counter() - started:5.2f} s (load + embed)",
             highlight=False,
+            markup=False,
         )
     for q, query in enumerate(TOUR_QUERIES):
         table = Table(title=f"query: {query!r}", show_lines=False, title_justify="left")
@@ -57,7 +59,9 @@ def tour_command(
         for name, (indices, scores) in results.items():
             for rank in range(indices.shape[1]):
                 table.add_row(
-                    name if rank == 0 else "", f"{scores[q, rank]:.3f}", texts[indices[q, rank]]
+                    escape(name) if rank == 0 else "",
+                    f"{scores[q, rank]:.3f}",
+                    escape(texts[indices[q, rank]]),
                 )
         console.print()
         console.print(table)

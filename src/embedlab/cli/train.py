@@ -14,7 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from embedlab._io import check_output_folder
+from embedlab.cli.checks import Force, check_output_file, field_options
 from embedlab.embedders.methods import method_class
+from embedlab.text.readers import check_input_file
 
 app = typer.Typer(
     help="Train word and document vectors (word2vec, fastText, Doc2Vec, GloVe) on a corpus.",
@@ -45,6 +48,7 @@ Export = Annotated[
     Path | None,
     typer.Option(help="Also write the word vectors as a .vec/.txt/.bin file (word2vec format)."),
 ]
+EXPORT_SUFFIXES = (".vec", ".txt", ".bin", ".gz")  # word2vec text/binary, GloVe; gzipped
 Architecture = Annotated[str, typer.Option(help="cbow or skipgram.")]
 Negative = Annotated[int, typer.Option(min=0, help="Negative samples per word (0: none).")]
 Hs = Annotated[bool, typer.Option("--hs/--no-hs", help="Hierarchical softmax.")]
@@ -61,13 +65,18 @@ def _train(
     field: str | None,
     export: Path | None,
     progress: bool,
+    force: bool = False,
     **params: Any,
 ) -> None:
-
+    if not corpus.is_dir():
+        check_input_file(corpus)
+    check_output_folder(out, force=force)
+    check_output_file(export, EXPORT_SUFFIXES, "--export")
     # the class itself, not load(): "glove" alone names the packaged pretrained vectors
     model = method_class(method)(**params)
-    model.fit(corpus, field=field, progress=progress)
-    model.save(out)
+    with field_options({field: "--field"}):
+        model.fit(corpus, field=field, progress=progress)  # type: ignore[call-arg, arg-type]
+    model.save(out, force=force)
     info = getattr(model, "training", {})
     console = Console(stderr=True)
     console.print(
@@ -75,14 +84,15 @@ def _train(
         f"{info.get('vocabulary', 0):,} words x {model.dim} dims in {info.get('seconds', 0):.1f} s "
         f"({info.get('words_per_second', 0):,} words/s); saved to {out}",
         highlight=False,
+        markup=False,
     )
     if export is not None:
-        model.vectors.save(export)
-        console.print(f"word vectors written to {export}", highlight=False)
-    words = model.vectors.most_frequent(200)
+        model.vectors.save(export)  # type: ignore[attr-defined]  # a word model
+        console.print(f"word vectors written to {export}", highlight=False, markup=False)
+    words = model.vectors.most_frequent(200)  # type: ignore[attr-defined]
     sample = next((w for w, _ in words[20:] if w.isalpha() and len(w) > 3), None)
     if sample is not None:
-        console.print(f"try: embedlab neighbors {out} {sample}", highlight=False)
+        console.print(f"try: embedlab neighbors {out} {sample}", highlight=False, markup=False)
 
 
 def _leading_options(corpus: Corpus, out: Out, field: Field = None, dim: Dim = 100) -> None:
@@ -94,6 +104,7 @@ def _trailing_options(
     seed: Seed = 1,
     lowercase: Lowercase = True,
     export: Export = None,
+    force: Force = False,
     progress: Progress = True,
 ) -> None:
     """The options every training command ends with."""

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from embedlab._io import check_output_folder
+from embedlab.cli.checks import field_options
 from embedlab.cli.train import Field, Seed
-from embedlab.errors import InputError
-from embedlab.text.readers import input_format, read_texts
+from embedlab.text.readers import check_input_file, read_texts
 from embedlab.training.gpt import GPTSettings, train_gpt
 
 
@@ -37,14 +38,15 @@ def train_gpt_command(
         int | None, typer.Option(min=1, help="torch threads (default: $EMBEDLAB_THREADS or 1).")
     ] = None,
     seed: Seed = 0,
-    overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", "--force", help="Replace --out if it exists.")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train a byte-level BPE tokenizer and a GPT-2-style model on CORPUS; save a HF folder."""
 
-    input_format(corpus)  # fail on a wrong path or extension now, not after loading torch
-    if not corpus.is_file():
-        raise InputError(f"no file at {corpus}", "pass a text file (a document a line)")
+    check_input_file(corpus)  # fail on a wrong path or extension now, not after loading torch
+    check_output_folder(out, force=overwrite)
 
     settings = GPTSettings(
         layers=layers,
@@ -59,13 +61,14 @@ def train_gpt_command(
         threads=threads,
         seed=seed,
     )
-    result = train_gpt(
-        lambda: read_texts(corpus, field=field, skip_empty=True),
-        out,
-        settings,
-        overwrite=overwrite,
-        progress=progress,
-    )
+    with field_options({field: "--field"}):
+        result = train_gpt(
+            lambda: read_texts(corpus, field=field, skip_empty=True),
+            out,
+            settings,
+            overwrite=overwrite,
+            progress=progress,
+        )
     Console(stderr=True).print(
         f"trained a {layers}-layer GPT ({result.parameters:,} parameters) for {result.steps} steps "
         f"on {result.train_tokens:,} tokens in {result.seconds:.0f} s; validation loss "
@@ -73,4 +76,5 @@ def train_gpt_command(
         f"{result.perplexity:.1f}); saved to {out}\n"
         f'try: embedlab context bank "the river bank" "the bank account" --model {out}',
         highlight=False,
+        markup=False,
     )

@@ -7,18 +7,16 @@ MODEL is anything with word vectors: a catalogue name (``glove-50d``), a folder 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import embedlab
 from embedlab.embedders.words.vectors import WordVectors
 from embedlab.errors import InputError
-
-if TYPE_CHECKING:
-    from embedlab.embedders.words.vectors import WordVectorEmbedder
 
 ModelArg = Annotated[
     str,
@@ -30,8 +28,11 @@ Topn = Annotated[int, typer.Option("--topn", "-n", min=1, help="How many words t
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def load_word_model(spec: str) -> WordVectorEmbedder:
-    """A word model from a name, a saved folder or a word-vector file; refuses other models."""
+def load_word_model(spec: str) -> Any:
+    """A word model from a name, a saved folder or a word-vector file; refuses other models.
+
+    Any model whose ``.vectors`` are WordVectors qualifies (word models, graph node models), so
+    the result is typed by that duck type, not by a class."""
 
     model = embedlab.load(spec)  # word-vector files too
     if not isinstance(getattr(model, "vectors", None), WordVectors):
@@ -50,12 +51,12 @@ def print_neighbors(
     if as_json:
         typer.echo(json.dumps({**extra, "results": [{label: w, "score": s} for w, s in rows]}))
         return
-    table = Table(title=title)
+    table = Table(title=escape(title))
     table.add_column("#", justify="right")
     table.add_column(label)
     table.add_column("cosine", justify="right")
     for rank, (word, score) in enumerate(rows, start=1):
-        table.add_row(str(rank), word, f"{score:.3f}")
+        table.add_row(str(rank), escape(word), f"{score:.3f}")
     Console().print(table)
 
 

@@ -19,9 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import embedlab
+from embedlab import catalogue
 from embedlab._version import __version__
+from embedlab.embedders.methods import METHODS, methods, suggestion
+from embedlab.errors import InputError, ModelFormatError, UnknownModelError
 from embedlab.eval.base import get_task
 from embedlab.eval.datasets import sts_benchmark
+from embedlab.extras import require
 from embedlab.paths import cache_home
 from embedlab.progress import progress_bar
 
@@ -61,6 +65,38 @@ def load_spec(spec: str) -> Any:
 
     name, _, runtime = spec.partition("@")
     return embedlab.load(name, runtime=runtime) if runtime else embedlab.load(name)
+
+
+def check_specs(models: list[str] | tuple[str, ...]) -> None:
+    """Refuse, before anything is measured, a model spec that names no model at all.
+
+    A model that exists but fails to load still gets its own "error" row, as before.
+    """
+    if not models:
+        raise InputError("no models to compare", "pass e.g. --models tfidf,minilm")
+    for spec in models:
+        name = spec.partition("@")[0].strip()
+        if not name:
+            raise InputError(f"the model spec {spec!r} has no name", "write NAME or NAME@RUNTIME")
+        method, path = name.partition(":")[0], Path(name).expanduser()
+        if path.is_dir() and not any(
+            (path / f).is_file() for f in ("embedlab.json", "config.json")
+        ):
+            raise ModelFormatError(
+                f"{name} is a folder but not a model (no embedlab.json or config.json)",
+                "pass a folder written by Embedder.save(), or a model name",
+            )
+        if (
+            path.exists()
+            or catalogue.find(name) is not None
+            or name in METHODS
+            or (":" in name and method in (*METHODS, "train"))
+        ):
+            continue
+        raise UnknownModelError(
+            f"unknown model {name!r} in the models to compare",
+            suggestion(name, methods() + catalogue.all_names()),
+        )
 
 
 def _cache_dir() -> Path:
@@ -122,8 +158,14 @@ def compare(
     fresh: bool = False,
     progress: bool = False,
 ) -> list[ModelReport]:
-    """Measure every model on every task; cached results are reused unless ``fresh``."""
+    """Measure every model on every task; cached results are reused unless ``fresh``.
 
+    A model that cannot be loaded gets an "error" row and the others are still measured (the
+    CLI refuses names that match no model before calling this: :func:`check_specs`).
+    """
+
+    for task in tasks:
+        get_task(task, limit=limit)  # an unknown task fails now, not after the first model
     cache = _cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     reports = []
@@ -131,7 +173,9 @@ def compare(
         for spec in models:
             keys = {t: _cache_key(spec, t, get_task(t, limit=limit).data_key()) for t in tasks}
             keys["_speed"] = _cache_key(spec, "_speed", str(SPEED_SENTENCES))
-            cached = {} if fresh else {k: _read(cache / f"{v}.json") for k, v in keys.items()}
+            cached: dict[str, Any] = (
+                {} if fresh else {k: _read(cache / f"{v}.json") for k, v in keys.items()}
+            )
             missing = [t for t in tasks if cached.get(t) is None]
             if missing or cached.get("_speed") is None:
                 child = _run_child(spec, missing, limit)
@@ -233,6 +277,7 @@ def to_markdown(reports: list[ModelReport], tasks: list[str] | tuple[str, ...]) 
 
 def chart(reports: list[ModelReport], tasks: list[str] | tuple[str, ...], path: Path) -> Path:
     """Quality (mean main score over the tasks each model ran) against speed, log scale."""
+    require("matplotlib", "viz")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -45,7 +45,7 @@ def sts_benchmark(split: str = "test") -> list[tuple[str, str, float]]:
 
 def gensim_test_file(name: str) -> Path:
     """A file of gensim's bundled test data (WordSim353, SimLex-999, the Google analogies, ...)."""
-    return package_dir("gensim", "pip install gensim") / "test" / "test_data" / name
+    return package_dir("gensim", "pip install 'embedlab[train]'") / "test" / "test_data" / name
 
 
 # -- sentiment and domain data: the VADER ground-truth sets (Hutto & Gilbert, ICWSM 2014, MIT) ----

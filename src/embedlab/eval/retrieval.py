@@ -34,7 +34,9 @@ class Retrieval(Task):
                     "pass --text QUERY_COLUMN --label DOCUMENT_COLUMN",
                 )
             cols = read_columns(self.data, [self.text_field, self.label_field])
-            pairs = list(zip(cols[self.text_field], cols[self.label_field], strict=True))
+            pairs: list[tuple[Any, Any]] = list(
+                zip(cols[self.text_field], cols[self.label_field], strict=True)
+            )
         else:
             split = sts_benchmark("test")
             pairs = [(a, b) for a, b, score in split if score >= RELEVANT_SCORE]
@@ -81,7 +83,7 @@ def retrieval_scores(
     depth = max(*ks, 10)
     ranked, _ = top_k(queries, documents, depth)
     ndcg, mrr = [], []
-    recall = {k: [] for k in ks}
+    recall: dict[int, list[float]] = {k: [] for k in ks}
     for row, wanted in zip(ranked, relevant, strict=True):
         hits = [int(doc) in wanted for doc in row]
         dcg = sum(1 / np.log2(rank + 2) for rank, hit in enumerate(hits[:10]) if hit)

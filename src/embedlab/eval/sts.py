@@ -70,7 +70,7 @@ class STSBenchmark(Task):
 
     def _read_user_pairs(self, path: Path) -> list[tuple[str, str, float]]:
 
-        fields = DEFAULT_TEXT_FIELDS
+        fields: tuple[str, ...] = DEFAULT_TEXT_FIELDS
         if self.text_field:
             fields = tuple(f.strip() for f in self.text_field.split(","))
             if len(fields) != 2 or not all(fields):
@@ -127,6 +127,7 @@ class STSBenchmark(Task):
         }
         source = str(self.data) if self.data else f"STS Benchmark, {self.split} split"
         details = {"source": source, "sentences_embedded": len(unique)}
-        if getattr(model, "runtime", None):
-            details["runtime"] = model.runtime
+        runtime = getattr(model, "runtime", None)  # transformers only
+        if runtime:
+            details["runtime"] = runtime
         return scores, len(pairs), details

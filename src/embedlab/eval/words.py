@@ -174,7 +174,7 @@ class WordSimilarity(Task):
         details: dict[str, Any] = {}
         total = 0
         for name, pairs in sets.items():
-            gold, predicted, missing = [], [], set()
+            gold, predicted, missing = [], [], set[str]()
             for a, b, score in pairs:
                 if a in vectors and b in vectors:
                     gold.append(score)
@@ -228,11 +228,11 @@ class Analogy(Task):
                 answered.append((q, np.array(rows)))
         correct = np.zeros(len(answered), dtype=bool)
         for start in range(0, len(answered), _BATCH):
-            rows = np.stack([r for _, r in answered[start : start + _BATCH]])
-            query = l2_normalize(unit[rows[:, 1]] - unit[rows[:, 0]] + unit[rows[:, 2]])
+            batch = np.stack([r for _, r in answered[start : start + _BATCH]])
+            query = l2_normalize(unit[batch[:, 1]] - unit[batch[:, 0]] + unit[batch[:, 2]])
             scores = query @ unit.T
-            np.put_along_axis(scores, rows[:, :3], -np.inf, axis=1)  # never answer a, b or c
-            correct[start : start + len(rows)] = scores.argmax(axis=1) == rows[:, 3]
+            np.put_along_axis(scores, batch[:, :3], -np.inf, axis=1)  # never answer a, b or c
+            correct[start : start + len(batch)] = scores.argmax(axis=1) == batch[:, 3]
         return self._scores(questions, answered, correct, candidates)
 
     def _candidates(

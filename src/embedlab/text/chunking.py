@@ -53,7 +53,9 @@ def _split_long(
     sentence: str, start: int, budget: int, count: Callable[[str], int]
 ) -> list[tuple[str, int, int]]:
     """A sentence over budget is cut at word boundaries (the only place a sentence is cut)."""
-    pieces, current, current_start = [], [], start
+    pieces: list[tuple[str, int, int]] = []
+    current: list[str] = []
+    current_start = start
     for match in re.finditer(r"\S+", sentence):
         candidate = " ".join([*current, match.group()])
         if current and count(candidate) > budget:

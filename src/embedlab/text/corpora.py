@@ -24,6 +24,7 @@ from pathlib import Path
 
 from embedlab.errors import DataFormatError, EmbedlabError, InputError
 from embedlab.eval.datasets import gensim_test_file
+from embedlab.extras import require
 from embedlab.paths import cache_home
 from embedlab.progress import progress_bar
 
@@ -49,13 +50,13 @@ CORPORA: dict[str, CorpusSpec] = {
         CorpusSpec(
             "wiki",
             "206 English Wikipedia articles, markup removed, one paragraph a line (~0.4M words)",
-            "gensim test data (pip install gensim)",
+            "gensim test data (pip install 'embedlab[train]')",
             "CC BY-SA 3.0",
         ),
         CorpusSpec(
             "lee",
             "300 Australian news articles (Lee corpus), one article a line (~0.07M words)",
-            "gensim test data (pip install gensim)",
+            "gensim test data (pip install 'embedlab[train]')",
             "LGPL-2.1 (gensim test data)",
         ),
         CorpusSpec(
@@ -280,6 +281,7 @@ def wiki_paragraphs(bz2_dump: Path, min_words: int = 5) -> Iterator[str]:
 
     Redirects, headings, list bullets and paragraphs under ``min_words`` words are dropped.
     """
+    require("gensim", "train")
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
 
     with bz2.open(bz2_dump, "rt", encoding="utf-8") as handle:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import warnings
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -59,19 +63,53 @@ def _tidy(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
+class _Quiet(logging.Handler):
+    """Keeps what pypdf logs while a PDF is read, instead of printing it: a damaged file gets
+    one clear error line (or none, when pypdf could recover), not a screen of warnings."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _pypdf_quiet() -> Iterator[_Quiet]:
+    logger = logging.getLogger("pypdf")
+    quiet = _Quiet()
+    propagate = logger.propagate
+    logger.addHandler(quiet)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield quiet
+    finally:
+        logger.removeHandler(quiet)
+        logger.propagate = propagate
+
+
+def _pdf_text(path: Path) -> str:
+    """The text of every page; a file pypdf cannot read raises DataFormatError naming it."""
+    from pypdf import PdfReader
+
+    with _pypdf_quiet() as quiet:
+        try:
+            return "\n\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+        except Exception as exc:  # pypdf raises many types (KeyError, ...) on a damaged file
+            why = str(exc).strip() or (quiet.messages[0] if quiet.messages else type(exc).__name__)
+            raise DataFormatError(
+                f"{path} is not a readable PDF ({why})", "check or remove the file"
+            ) from None
+
+
 def extract_text(path: Path, *, field: str = "text") -> str:
     """The readable text of one document; unreadable files raise DataFormatError naming them."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-
-        try:
-            return "\n\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
-        except (PdfReadError, OSError, ValueError) as exc:
-            raise DataFormatError(
-                f"{path} is not a readable PDF ({exc})", "check or remove the file"
-            ) from None
+        return _pdf_text(path)
     try:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -13,8 +13,9 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from embedlab.errors import DataFormatError, InputError
+from embedlab.errors import DataFormatError, FieldError, InputError
 
 FORMATS = {
     ".txt": "txt",
@@ -26,6 +27,7 @@ FORMATS = {
     ".parquet": "parquet",
 }
 DEFAULT_FIELD = "text"
+BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class Record:
 
 
 def input_format(path: Path) -> str:
-    fmt = FORMATS.get(path.suffix.lower())
+    """The reader for ``path``, by extension; an unknown extension is refused."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise DataFormatError(
             f"{path} has the extension {path.suffix or '(none)'!r}, which embedlab cannot read",
@@ -51,6 +54,17 @@ def _check_file(path: Path) -> None:
         raise InputError(f"no file at {path}", "check the path")
     if not path.is_file():
         raise InputError(f"{path} is not a file", "pass a file; for a folder, pass its files")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"cannot read {path} (permission denied)", "check its permissions")
+
+
+def check_input_file(path: str | os.PathLike[str]) -> Path:
+    """Refuse, before any work, an input that is missing, a folder, unreadable or of an
+    unknown format; returns it as a Path."""
+    path = Path(path)
+    input_format(path)
+    _check_file(path)
+    return path
 
 
 def _decode(raw: bytes, path: Path, line_no: int) -> str:
@@ -109,59 +123,67 @@ def read_texts(
         yield record.text
 
 
-def _read_txt(path: Path, field: str, id_field: str | None) -> Iterator[tuple[None, str]]:
+def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line, UTF-8, a byte-order mark at the start dropped."""
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
-            yield None, _decode(raw, path, line_no).rstrip("\r\n")
+            line = _decode(raw, path, line_no)
+            yield line_no, line.removeprefix(BOM) if line_no == 1 else line
 
 
-def _missing_field(path: Path, where: str, field: str, available: list[str]) -> DataFormatError:
-    return DataFormatError(
+def _read_txt(path: Path, field: str, id_field: str | None) -> Iterator[tuple[None, str]]:
+    for _, line in _decoded_lines(path):
+        yield None, line.rstrip("\r\n")
+
+
+def _missing_field(path: Path, where: str, field: str, available: list[str]) -> FieldError:
+    return FieldError(
         f"{where} of {path} has no field {field!r} (it has: {', '.join(map(str, available)) or 'none'})",
         "name the text field with --field (field=...)",
+        field,
     )
 
 
 def _jsonl_objects(path: Path) -> Iterator[tuple[int, dict | None]]:
     """``(line number, object)`` for each line; ``None`` for a blank line. Bad lines raise."""
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            line = _decode(raw, path, line_no).strip()
-            if not line:
-                yield line_no, None
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(
-                    f"line {line_no} of {path} is not valid JSON ({exc.msg})",
-                    "each line of a .jsonl file must be one JSON object",
-                ) from None
-            if not isinstance(obj, dict):
-                raise DataFormatError(
-                    f"line {line_no} of {path} is a JSON {type(obj).__name__}, not an object",
-                    'write one object a line, e.g. {"text": "..."}',
-                )
-            yield line_no, obj
+    for line_no, decoded in _decoded_lines(path):
+        line = decoded.strip()
+        if not line:
+            yield line_no, None
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(
+                f"line {line_no} of {path} is not valid JSON ({exc.msg})",
+                "each line of a .jsonl file must be one JSON object",
+            ) from None
+        if not isinstance(obj, dict):
+            raise DataFormatError(
+                f"line {line_no} of {path} is a JSON {type(obj).__name__}, not an object",
+                'write one object a line, e.g. {"text": "..."}',
+            )
+        yield line_no, obj
 
 
-def _read_jsonl(path: Path, field: str, id_field: str | None) -> Iterator[tuple[object, str]]:
+def _read_jsonl(path: Path, field: str, id_field: str | None) -> Iterator[tuple[str | None, str]]:
     for line_no, obj in _jsonl_objects(path):
         yield (None, "") if obj is None else _pick(obj, path, f"line {line_no}", field, id_field)
 
 
 def _pick(
     row: dict, path: Path, where: str, field: str, id_field: str | None
-) -> tuple[object, str]:
+) -> tuple[str | None, str]:
     if field not in row:
         raise _missing_field(path, where, field, list(row))
     text = row[field]
     if text is None:
         text = ""
     if not isinstance(text, str):
-        raise DataFormatError(
+        raise FieldError(
             f"{where} of {path}: field {field!r} is a {type(text).__name__}, not text",
             "point --field at a column of strings",
+            field,
         )
     record_id = None
     if id_field is not None:
@@ -171,49 +193,97 @@ def _pick(
     return record_id, text
 
 
-def _read_csv(path: Path, field: str, id_field: str | None) -> Iterator[tuple[object, str]]:
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> DataFormatError:
+    return DataFormatError(
+        f"{path} is not UTF-8 text (byte {exc.start} of a read block)",
+        f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > fixed{path.suffix}`",
+    )
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[list[str], int, dict]]:
+    """``(header, row number, row)`` of a .csv/.tsv file, strictly parsed: a quote left open
+    is an error naming its line, not rows silently merged into one field."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    reader = None
     try:
-        with path.open("r", encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle, delimiter=delimiter)
-            header = reader.fieldnames or []
-            if field not in header:
-                raise _missing_field(path, "the header", field, header)
-            if id_field is not None and id_field not in header:
-                raise _missing_field(path, "the header", id_field, header)
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter=delimiter, strict=True)
+            header = list(reader.fieldnames or [])
             for row_no, row in enumerate(reader, start=1):
-                yield _pick(row, path, f"row {row_no}", field, id_field)
+                yield header, row_no, row
+            if not header:
+                yield header, 0, {}
     except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+    except csv.Error as exc:
+        line = reader.line_num if reader is not None else 0
         raise DataFormatError(
-            f"{path} is not UTF-8 text (byte {exc.start} of a read block)",
-            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > fixed{path.suffix}`",
+            f"{path} is not valid CSV near line {line} ({exc}); a quote opened there may never "
+            "be closed",
+            'close the quote, or double quotes inside a quoted field ("")',
         ) from None
 
 
-def _read_parquet(path: Path, field: str, id_field: str | None) -> Iterator[tuple[object, str]]:
-    import pyarrow as pa
+def _read_csv(path: Path, field: str, id_field: str | None) -> Iterator[tuple[str | None, str]]:
+    checked = False
+    for header, row_no, row in _csv_rows(path):
+        if not checked:
+            for column in [field] + ([id_field] if id_field else []):
+                if column not in header:
+                    raise _missing_field(path, "the header", column, header)
+            checked = True
+        yield _pick(row, path, f"row {row_no}", field, id_field)
+
+
+def _parquet_file(path: Path) -> Any:
+    """``pyarrow.parquet.ParquetFile(path)``; a file that is not Parquet is a one-line error."""
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataFormatError(
-            f"{path} is not a readable Parquet file ({exc})", "check the file"
-        ) from None
+        return pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError or others on bad files
+        raise _bad_parquet(path, exc) from None
+
+
+def _bad_parquet(path: Path, exc: Exception) -> DataFormatError:
+    reason = " ".join(str(exc).split())[:200]
+    return DataFormatError(
+        f"{path} is not a readable Parquet file ({reason})",
+        "check that it was written completely, or write it again",
+    )
+
+
+def _parquet_batches(path: Path, parquet: Any, **options: Any) -> Iterator[Any]:
+    """Row batches of ``parquet``; a corrupt page met mid-file is a one-line error too."""
+    batches = parquet.iter_batches(**options)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise _bad_parquet(path, exc) from None
+        yield batch
+
+
+def _read_parquet(path: Path, field: str, id_field: str | None) -> Iterator[tuple[str | None, str]]:
+    import pyarrow as pa
+
+    parquet = _parquet_file(path)
     names = parquet.schema_arrow.names
     columns = [field] + ([id_field] if id_field else [])
     for column in columns:
         if column not in names:
             raise _missing_field(path, "the schema", column, names)
-    if not pa.types.is_string(
-        parquet.schema_arrow.field(field).type
-    ) and not pa.types.is_large_string(parquet.schema_arrow.field(field).type):
-        raise DataFormatError(
-            f"column {field!r} of {path} is {parquet.schema_arrow.field(field).type}, not text",
+    kind = parquet.schema_arrow.field(field).type
+    if not pa.types.is_string(kind) and not pa.types.is_large_string(kind):
+        raise FieldError(
+            f"column {field!r} of {path} is {kind}, not text",
             "point --field at a string column",
+            field,
         )
-    for batch in parquet.iter_batches(columns=columns, batch_size=4096):
+    for batch in _parquet_batches(path, parquet, columns=columns, batch_size=4096):
         texts = batch.column(0).to_pylist()
         ids = batch.column(1).to_pylist() if id_field else [None] * len(texts)
         for record_id, text in zip(ids, texts, strict=True):
@@ -225,9 +295,7 @@ def count_records(path: str | os.PathLike[str]) -> int | None:
     path = Path(path)
     fmt = input_format(path)
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
+        return _parquet_file(path).metadata.num_rows
     lines = 0
     last = b"\n"
     with path.open("rb") as handle:
@@ -253,14 +321,15 @@ def read_columns(path: str | os.PathLike[str], fields: list[str]) -> dict[str, l
         )
     columns: dict[str, list[object]] = {f: [] for f in fields}
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        names = pq.ParquetFile(path).schema_arrow.names
+        parquet = _parquet_file(path)
+        names = parquet.schema_arrow.names
         for name in fields:
             if name not in names:
                 raise _missing_field(path, "the schema", name, names)
-        table = pq.read_table(path, columns=fields)
-        return {name: table.column(name).to_pylist() for name in fields}
+        for batch in _parquet_batches(path, parquet, columns=fields, batch_size=4096):
+            for name in fields:
+                columns[name].extend(batch.column(name).to_pylist())
+        return columns
     rows = _read_jsonl_rows(path) if fmt == "jsonl" else _read_csv_rows(path)
     for where, row in rows:
         for name in fields:
@@ -282,9 +351,7 @@ def iter_rows(path: str | os.PathLike[str]) -> Iterator[dict]:
             "use a .jsonl, .csv or .parquet file for records with fields",
         )
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+        for batch in _parquet_batches(path, _parquet_file(path), batch_size=4096):
             yield from batch.to_pylist()
         return
     rows = _read_jsonl_rows(path) if fmt == "jsonl" else _read_csv_rows(path)
@@ -299,16 +366,9 @@ def _read_jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
 
 
 def _read_csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        with path.open("r", encoding="utf-8", newline="") as handle:
-            for row_no, row in enumerate(csv.DictReader(handle, delimiter=delimiter), start=1):
-                yield f"row {row_no}", row
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(
-            f"{path} is not UTF-8 text (byte {exc.start} of a read block)",
-            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > fixed{path.suffix}`",
-        ) from None
+    for _, row_no, row in _csv_rows(path):
+        if row_no:
+            yield f"row {row_no}", row
 
 
 def read_dataset(

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import InputError, OutputError
+from embedlab.extras import require
 
 PALETTE = (
     "#1f77b4",
@@ -69,6 +70,7 @@ def write_png(
     annotations: list[str] | None = None,
     title: str = "",
 ) -> Path:
+    require("matplotlib", "viz")
     import matplotlib
 
     matplotlib.use("Agg")
