@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/graph.py
+	$(BIN)/python bench/server_limits.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench

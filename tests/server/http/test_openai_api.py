@@ -105,6 +105,16 @@ def test_every_kind_of_registry_model_is_served(oai, tfidf, glove, sample_texts)
     assert alias.model == "minilm"
 
 
+def test_models_say_which_runtime_computes_them(client, minilm):
+    """/v1/models shows the runtime a transformer runs on (for auto, the choice and its check)."""
+    info = client.get("/v1/models/minilm").json()
+    assert info["runtime"] == minilm.runtime  # the served model and the fixture chose alike
+    assert info["runtime"] != "auto"  # auto is resolved to a concrete runtime
+    if minilm.params["runtime"] == "auto":
+        assert "cosine" in info["runtime_choice"] or "reference" in info["runtime_choice"]
+    assert "runtime" not in client.get("/v1/models/tfidf").json()  # no runtimes to choose
+
+
 def test_unknown_model_is_404_in_openai_shape(oai, client, error_of):
     with pytest.raises(openai.NotFoundError) as caught:
         oai.embeddings.create(model="minlm", input="hello")

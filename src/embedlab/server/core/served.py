@@ -198,7 +198,17 @@ class ServedModel:
             "max_tokens": self.max_tokens,
             "accepts_token_ids": self.tokenizer is not None,
             "aliases": list(self.aliases),
+            **self._runtime_info(),
         }
+
+    def _runtime_info(self) -> dict[str, Any]:
+        """Which runtime computes this model's vectors, and for ``auto`` why (issue: the choice
+        must be visible where it is used); empty for models without runtimes."""
+        runtime = getattr(self.embedder, "runtime", None)
+        if not isinstance(runtime, str):
+            return {}
+        choice = getattr(self.embedder, "runtime_choice", None)
+        return {"runtime": runtime, "runtime_choice": choice.summary() if choice else None}
 
 
 def stages_match_embed(embedder: Embedder, max_tokens: int | None) -> bool:
