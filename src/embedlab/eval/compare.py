@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import embedlab
-from embedlab import catalogue
+from embedlab import catalogue, cpu
 from embedlab._version import __version__
 from embedlab.embedders.methods import METHODS, methods, suggestion
 from embedlab.errors import InputError, ModelFormatError, UnknownModelError
@@ -110,7 +110,9 @@ def _cache_key(spec: str, item: str, data_key: str) -> str:
     path = Path(spec.partition("@")[0])
     if path.exists():
         model_id = f"{path.resolve()}:{path.stat().st_mtime_ns}"
-    raw = json.dumps([model_id, item, data_key, __version__])
+    # the CPU kind too: runtime="auto" (the default) picks per kind, so speeds and, for bf16 or
+    # int8 runtimes, scores measured on another kind of machine are not this machine's
+    raw = json.dumps([model_id, item, data_key, __version__, cpu.detect().kind])
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
