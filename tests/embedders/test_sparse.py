@@ -306,6 +306,20 @@ def test_garbage_model_json_raises_model_format_error(
         embedlab.load(folder)
 
 
+def test_a_file_name_pointing_outside_the_folder_is_refused(
+    sample_texts: list[str], tmp_path: Path
+) -> None:
+    """embedlab.json names the arrays; a crafted folder must not make load() read elsewhere."""
+    folder = TfidfEmbedder().fit(sample_texts).save(tmp_path / "m")
+    (tmp_path / "outside.npy").write_bytes((folder / "idf.npy").read_bytes())
+    meta_path = folder / "embedlab.json"
+    meta = meta_path.read_text(encoding="utf-8")
+    assert '"idf.npy"' in meta
+    meta_path.write_text(meta.replace('"idf.npy"', '"../outside.npy"'), encoding="utf-8")
+    with pytest.raises(ModelFormatError, match="not a file inside the folder"):
+        embedlab.load(folder)
+
+
 def test_idf_of_wrong_length_raises_model_format_error(
     sample_texts: list[str], tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 import embedlab
 from cli_helpers import invoke_cli
+from embedlab.embedders.debiased import DebiasedEmbedder
 from embedlab.errors import ZeroVectorWarning
 
 UNKNOWN = "zzqx qqzxv"  # no GloVe word, no TF-IDF term
@@ -33,6 +34,15 @@ def test_glove_warns_once_per_call_naming_count_and_first(glove: embedlab.Embedd
     assert caught[0].filename == __file__  # points at the caller's line, not embedlab's
     _, none = _embed_recording(glove, ["the king", "the queen"])
     assert none == []
+
+
+def test_a_debiased_model_warns_once_as_itself(glove: embedlab.Embedder) -> None:
+    debiased = DebiasedEmbedder(glove, np.eye(1, glove.dim))
+    vectors, caught = _embed_recording(debiased, ["the king", UNKNOWN])
+    assert not vectors[1].any() and vectors[0].any()
+    assert len(caught) == 1  # the base model's own warning is not given as well
+    assert caught[0].message.model == debiased.name == f"debiased({glove.name})"
+    assert caught[0].filename == __file__
 
 
 def test_tfidf_warns_for_an_unseen_vocabulary(sample_texts: list[str]) -> None:

@@ -11,7 +11,6 @@ Saved as a folder like any model: the base model in ``base/``, the directions as
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +19,7 @@ import numpy as np
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
 from embedlab.embedders.options import FIT, Option, declare
 from embedlab.embedders.saving import load_array, save_array
-from embedlab.errors import InputError, ModelFormatError, NotFittedError, ZeroVectorWarning
+from embedlab.errors import InputError, ModelFormatError, NotFittedError
 from embedlab.loading import load
 
 BASE_FOLDER = "base"
@@ -105,22 +104,26 @@ class DebiasedEmbedder(Embedder):
     def dim(self) -> int:
         return self.base.dim
 
+    def _without_bias(self, rows: np.ndarray) -> np.ndarray:
+        """``v -> v - U^T (U v)`` for every row, as float32."""
+        assert self.directions is not None
+        u = self.directions
+        return (rows - (rows @ u.T) @ u).astype(np.float32, copy=False)
+
     def project(self, matrix: np.ndarray) -> np.ndarray:
         """Rows of ``matrix`` less their part in the bias subspace (unit rows stay unit)."""
-        assert self.directions is not None
         rows = np.asarray(matrix, dtype=np.float32)
         norms = np.linalg.norm(rows, axis=-1)
-        out = rows - (rows @ self.directions.T) @ self.directions
+        out = self._without_bias(rows)
         nonzero = norms > 0
         if nonzero.any() and np.all(np.abs(norms[nonzero] - 1) < UNIT_TOLERANCE):
             out = l2_normalize(out)
         return out.astype(np.float32, copy=False)
 
     def _embed_all(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-        with warnings.catch_warnings():  # embed() warns once, as the debiased model
-            warnings.simplefilter("ignore", ZeroVectorWarning)
-            vectors = self.base.embed(texts, batch_size=batch_size, progress=progress)
-        return self.project(vectors)
+        # the base's own stage, not its embed(): the texts are checked and embed() warns once,
+        # as the debiased model (a warnings filter here would not be thread-safe)
+        return self.project(self.base._embed_all(texts, batch_size, progress))
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         return self._embed_all(texts, len(texts), False)
@@ -143,13 +146,12 @@ class DebiasedEmbedder(Embedder):
         (text,) = check_texts([text])
         walk = self.base.embed_tokens(text)
         assert self.directions is not None
-        u = self.directions
-        walk.lookup = (walk.lookup - (walk.lookup @ u.T) @ u).astype(np.float32)
+        walk.lookup = self._without_bias(walk.lookup)
         if walk.contextual is not None:
-            walk.contextual = (walk.contextual - (walk.contextual @ u.T) @ u).astype(np.float32)
+            walk.contextual = self._without_bias(walk.contextual)
         walk.vector = self.project(walk.vector[None])[0]
         walk.model = self.name
-        walk.pooling = f"{walk.pooling}, bias subspace ({len(u)} dims) removed"
+        walk.pooling = f"{walk.pooling}, bias subspace ({len(self.directions)} dims) removed"
         return walk
 
     # -- persistence -----------------------------------------------------------------------

@@ -22,7 +22,7 @@ METHODS: dict[str, str] = {
     "tfidf": "embedlab.embedders.sparse:TfidfEmbedder",
     "transformer": "embedlab.embedders.transformers.embedder:TransformerEmbedder",
     "static": "embedlab.embedders.static:StaticEmbedder",
-    "word-vectors": "embedlab.embedders.static:WordVectorEmbedder",
+    "word-vectors": "embedlab.embedders.words.vectors:WordVectorEmbedder",
     "word2vec": "embedlab.embedders.words.word2vec:Word2VecEmbedder",
     "fasttext": "embedlab.embedders.words.word2vec:FastTextEmbedder",
     "doc2vec": "embedlab.embedders.words.doc2vec:Doc2VecEmbedder",

@@ -67,7 +67,7 @@ def save_array(folder: Path, name: str, array: np.ndarray) -> str:
 
 def load_array(folder: Path, file_name: str) -> np.ndarray:
     """Load an ``.npy`` written by :func:`save_array`; pickled object arrays are refused."""
-    path = folder / file_name
+    path = _inside(folder, file_name)
     if not path.is_file():
         raise ModelFormatError(f"{path} is missing", "re-save the model; the folder is incomplete")
     try:
@@ -85,10 +85,25 @@ def save_json(folder: Path, name: str, data: Any) -> str:
 
 
 def load_json(folder: Path, file_name: str) -> Any:
-    path = folder / file_name
+    path = _inside(folder, file_name)
     if not path.is_file():
         raise ModelFormatError(f"{path} is missing", "re-save the model; the folder is incomplete")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFormatError(f"{path} is not valid JSON ({exc})", "re-save the model") from None
+
+
+def _inside(folder: Path, file_name: str) -> Path:
+    """``folder / file_name`` for a plain file name only: names come from the folder's own
+    embedlab.json, which a crafted folder could point outside itself (``../secret``)."""
+    if (
+        not isinstance(file_name, str)
+        or Path(file_name).name != file_name
+        or file_name in ("", ".", "..")
+    ):
+        raise ModelFormatError(
+            f"{folder / MODEL_FILE} names {file_name!r}, which is not a file inside the folder",
+            "re-save the model; embedlab only writes plain file names there",
+        )
+    return folder / file_name

@@ -204,7 +204,6 @@ class _VocabularyEmbedder(Embedder):
         ``corpus`` is any iterable of strings (a list, a generator) or a path to a .txt/.jsonl/
         .csv/.parquet file; ``y`` is ignored (it is there for scikit-learn pipelines).
         """
-
         settings = self._settings()
         texts = self._open_corpus(corpus)
         total = len(texts) if isinstance(texts, Sequence) else None

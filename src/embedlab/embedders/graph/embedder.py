@@ -229,7 +229,9 @@ class RandomWalkEmbedder(Embedder):
         kv = self._kv()
         row = kv.get_index(node)
         vector = np.array(kv.vectors[row], dtype=np.float32)
-        degree_note = f"visited {int(kv.counts[row]):,} times in the training walks"  # type: ignore[index]
+        notes = []
+        if kv.counts is not None:
+            notes.append(f"visited {int(kv.counts[row]):,} times in the training walks")
         return TokenEmbeddings(
             text=node,
             model=self.name,
@@ -238,7 +240,7 @@ class RandomWalkEmbedder(Embedder):
             lookup=vector[None],
             vector=vector,
             pooling="none: a graph node's vector is its own row (node ids are not tokenized)",
-            notes=[degree_note] if kv.counts is not None else [],
+            notes=notes,
         )
 
     # -- persistence ---------------------------------------------------------------------------

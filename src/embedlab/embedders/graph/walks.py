@@ -189,7 +189,6 @@ class WalkSampler:
 
         ``out`` may be a memory-mapped array to fill; the same seed gives the same walks.
         """
-
         check_positive("walks_per_node", walks_per_node)
         check_positive("walk_length", walk_length, 2)
         n = self.graph.n_nodes

@@ -107,7 +107,6 @@ class TokenCorpus:
         return self._first_pass()
 
     def _first_pass(self) -> Iterator[list[str]]:
-
         handle, name = tempfile.mkstemp(prefix="embedlab-corpus-", suffix=".txt")
         texts = tokens = 0
         text_ids = array("q")

@@ -223,14 +223,9 @@ class Doc2VecEmbedder(GensimModel):
     def embed_tokens(self, text: str) -> TokenEmbeddings:
         """Tokens with their word vectors, then the inferred (not pooled) document vector."""
         (text,) = check_texts([text])
-        kv = self._kv()
         tokens = self._tokens(text)
         words = [token for token, _ in tokens]
-        ids = [kv.index.get(w, -1) for w in words]
-        lookup = np.zeros((len(words), kv.dim), dtype=np.float32)
-        known = [k for k, i in enumerate(ids) if i >= 0]
-        if known:
-            lookup[known] = kv.vectors[[ids[k] for k in known]]
+        ids, lookup, _ = self._rows(words)  # no pooling here, so the weights are not used
         epochs = self.params.get("infer_epochs") or self.params["epochs"]
         notes = [
             f"the document vector is inferred: {epochs} epochs of gradient steps on a new vector "
@@ -241,7 +236,7 @@ class Doc2VecEmbedder(GensimModel):
         unknown = [w for w, i in zip(words, ids, strict=True) if i < 0]
         if unknown:
             notes.append("not in the vocabulary, ignored: " + ", ".join(unknown))
-        if not known:
+        if len(unknown) == len(words):
             notes.append("no known word: the vector is all zeros")
         return TokenEmbeddings(
             text=text,

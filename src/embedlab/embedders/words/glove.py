@@ -14,7 +14,7 @@ co-occurrence counts ``X_ij``, each weighted by ``f(X) = min(1, (X / x_max) ** a
    gradients, and add the steps back with ``index_add_``. Steps of the same row in one batch add
    up, exactly as concurrent (Hogwild) updates do in the C code; ``workers`` threads share the
    vectors the same way. Each torch op runs on one thread, which keeps a busy machine from
-   stalling on OpenMP barriers (measured here: 20x faster than two OpenMP threads under load).
+   stalling on OpenMP barriers.
 3. The final vector of a word is ``w + c``, its word and context vectors summed, as in the paper.
 """
 

@@ -491,7 +491,6 @@ class WordVectorEmbedder(Embedder):
         vectors are those of the current pooling, before any removal; ``n_components`` defaults
         to ``remove_components`` (or 1).
         """
-
         if type(self)._embed_batch is not WordVectorEmbedder._embed_batch:  # e.g. Doc2Vec
             raise InputError(
                 f"common-component removal is for averaged word vectors, not {self.method}",
@@ -550,7 +549,6 @@ class WordVectorEmbedder(Embedder):
 
     # -- embedding ---------------------------------------------------------------------------
     def _tokens(self, text: str) -> list[tuple[str, tuple[int, int]]]:
-
         return word_tokens(text, lowercase=self.params.get("lowercase", True))
 
     def _rows(self, tokens: list[str]) -> tuple[list[int], np.ndarray, np.ndarray]:

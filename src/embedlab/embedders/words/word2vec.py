@@ -198,7 +198,6 @@ class Word2VecEmbedder(GensimWordModel):
         return Word2Vec(**self._gensim_params())
 
     def _keep(self, model: Any, counts: np.ndarray) -> dict[str, Any]:
-
         self.vectors = WordVectors(list(model.wv.index_to_key), model.wv.vectors.copy(), counts)
         return {}
 
@@ -243,7 +242,6 @@ class FastTextEmbedder(GensimWordModel):
         return FastText(**self._gensim_params())
 
     def _keep(self, model: Any, counts: np.ndarray) -> dict[str, Any]:
-
         wv = model.wv
         self.vectors = SubwordVectors(
             list(wv.index_to_key),
@@ -262,7 +260,6 @@ class FastTextEmbedder(GensimWordModel):
         return state
 
     def _load_state(self, folder: Path, meta: dict[str, Any]) -> None:
-
         super()._load_state(folder, meta)
         plain = self._kv()
         ngrams = load_array(folder, meta.get("ngram_vectors", "ngram_vectors.npy"))
