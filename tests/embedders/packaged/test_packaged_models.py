@@ -86,6 +86,19 @@ def test_minilm_l3_warns_once_when_it_truncates(l3: OnnxSentenceEmbedder) -> Non
         l3.embed([GUITAR, PARAPHRASE])
 
 
+def test_minilm_l3_counts_a_text_as_cut_only_past_the_limit(l3: OnnxSentenceEmbedder) -> None:
+    exact = " ".join(["word"] * 126)  # 128 tokens with [CLS] and [SEP]: fits, nothing cut
+    assert l3.count_tokens(exact) == 128
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        l3.embed([GUITAR, exact])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        l3.embed([exact, exact + " word", GUITAR])  # the second is one token too many
+    (warning,) = [w for w in record if issubclass(w.category, TruncationWarning)]
+    assert (warning.message.count, warning.message.total, warning.message.limit) == (1, 3, 128)
+
+
 def test_minilm_l3_token_walkthrough(l3: OnnxSentenceEmbedder) -> None:
     walk = l3.embed_tokens("The Bank raised rates.")
     assert walk.tokens == ["[CLS]", "the", "bank", "raised", "rates", ".", "[SEP]"]

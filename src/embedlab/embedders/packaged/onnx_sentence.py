@@ -227,11 +227,10 @@ class OnnxSentenceEmbedder(Embedder):
         """Tokenize all, then run length-sorted batches (little padding), rows back in order."""
 
         session = self._loaded()
-        ids = [e.ids for e in session.tokenizer.encode_batch_fast(texts)]
-        limit = self.params["max_length"]
-        at_limit = [texts[i] for i, row in enumerate(ids) if len(row) >= limit]
-        cut = sum(len(e.ids) > limit for e in session.counter.encode_batch_fast(at_limit))
-        warn_truncated(cut, len(texts), limit, _TRUNCATION_HINT)
+        encodings = session.tokenizer.encode_batch_fast(texts)
+        ids = [e.ids for e in encodings]
+        cut = sum(bool(e.overflowing) for e in encodings)  # truncation keeps what it cut off
+        warn_truncated(cut, len(texts), self.params["max_length"], _TRUNCATION_HINT)
         budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
         out = np.empty((len(texts), session.dim), dtype=np.float32)
         with progress_bar(f"embedding with {self.name}", len(texts), enabled=progress) as advance:

@@ -43,7 +43,7 @@ Vectors = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
 def gate_texts() -> list[str]:
-    """The real sentences the check embeds: the bundled sample (42 sentences, six topics)."""
+    """The real sentences the check embeds: the bundled sample (40 sentences, six topics)."""
     return sample_texts()
 
 

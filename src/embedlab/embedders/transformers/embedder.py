@@ -16,6 +16,7 @@ attached, and must never need the folder it was first loaded from.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -388,9 +389,10 @@ class TransformerEmbedder(Embedder):
         """Check the runtimes this CPU runs fastest, once per model and CPU (see ``auto``)."""
         cpu = detect_cpu()
         record = self._choice_record()
-        encoded = self.prepare(gate_texts())
+        gate = functools.cache(lambda: self.prepare(gate_texts()))  # not when a record is read
 
         def embed_with(backend: Callable[[dict[str, np.ndarray]], np.ndarray]) -> np.ndarray:
+            encoded = gate()
             out = np.empty((len(encoded), self.hidden_size), dtype=np.float32)
             for rows in self.plan_batches(encoded):
                 out[rows] = backend(self._pad(encoded.features, rows))
@@ -562,12 +564,9 @@ class TransformerEmbedder(Embedder):
         encoded = self._tokenize(texts, limit=limit)
         lengths = [len(ids) for ids in encoded["input_ids"]]
         if not truncate:
-            at_limit = [i for i, n in enumerate(lengths) if n >= limit]
-            if at_limit:  # only these can have been cut: count their full length
-                full = self._tokenize([texts[i] for i in at_limit], truncate=False, verbose=False)
-                for i, ids in zip(at_limit, full["input_ids"], strict=True):
-                    if len(ids) > limit:
-                        raise InputTooLongError(i, len(ids), limit)
+            cut = self._cut(texts, lengths, limit)
+            if cut:  # the first text over the limit
+                raise InputTooLongError(*cut[0], limit)
         names = [name for name in state.input_names if name in encoded]
         return Encoded({name: encoded[name] for name in names}, lengths)
 
@@ -614,7 +613,7 @@ class TransformerEmbedder(Embedder):
         else:
             owner = np.arange(len(texts))
             encoded = self.prepare(texts)
-            cut = self._count_truncated(texts, encoded)
+            cut = len(self._cut(texts, encoded.lengths, state.max_length))
             warn_truncated(cut, len(texts), state.max_length, SLIDING_WINDOW_HINT)
         n = len(encoded)
         label = f"embedding with {self.name}" + (f" ({n:,} windows)" if n != len(texts) else "")
@@ -627,15 +626,15 @@ class TransformerEmbedder(Embedder):
             rows_out = l2_normalize(out.astype(np.float32)) if state.normalize else out
         return self.finish(rows_out.astype(np.float32, copy=False))
 
-    def _count_truncated(self, texts: list[str], encoded: Encoded) -> int:
-        """How many of ``texts`` :meth:`prepare` cut at ``max_length`` (only those that reached
-        it are tokenised again, untruncated)."""
-        limit = self._loaded().max_length
-        at_limit = [texts[i] for i, n in enumerate(encoded.lengths) if n >= limit]
+    def _cut(self, texts: list[str], lengths: list[int], limit: int) -> list[tuple[int, int]]:
+        """(index, untruncated length) of each text that tokenising at ``limit`` cut; only the
+        texts that reached ``limit`` (``lengths``) are tokenised again, untruncated."""
+        at_limit = [i for i, n in enumerate(lengths) if n >= limit]
         if not at_limit:
-            return 0
-        full = self._tokenize(at_limit, truncate=False, verbose=False)["input_ids"]
-        return sum(len(ids) > limit for ids in full)
+            return []
+        full = self._tokenize([texts[i] for i in at_limit], truncate=False, verbose=False)
+        pairs = zip(at_limit, full["input_ids"], strict=True)
+        return [(i, len(ids)) for i, ids in pairs if len(ids) > limit]
 
     def finish(self, vectors: np.ndarray) -> np.ndarray:
         """Stage 3: Matryoshka truncation (``truncate_dim``): keep the first dims, re-normalised
