@@ -41,8 +41,10 @@ def long_texts(n: int, chars: int, seed: int = 0) -> list[str]:
     out = []
     for i in range(n):
         words: list[str] = [f"doc{i}"]
-        while sum(map(len, words)) + len(words) < chars:
+        size = len(words[0]) + 1  # the joined length, plus one: kept as words are added
+        while size < chars:
             words.append(rng.choice(WORDS))
+            size += len(words[-1]) + 1
         out.append(" ".join(words)[:chars])
     return out
 

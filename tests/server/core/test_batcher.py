@@ -10,27 +10,31 @@ import httpx
 import numpy as np
 
 
-def test_full_queue_answers_503_with_retry_after(
-    thread_server, minilm, sample_texts, tmp_path, error_of
-):
+def _app(minilm, tmp_path, **limits):
+    """An app serving the session's MiniLM under ``limits``."""
     from embedlab.server import ServerConfig, create_app
     from embedlab.server.core.served import serve_embedder
 
-    config = ServerConfig(models=["minilm"], max_queue_inputs=4, jobs_dir=str(tmp_path / "jobs"))
-    app = create_app(config, models={"minilm": serve_embedder("minilm", minilm)})
+    config = ServerConfig(models=["minilm"], jobs_dir=str(tmp_path / "jobs"), **limits)
+    return create_app(config, models={"minilm": serve_embedder("minilm", minilm)})
+
+
+async def _burst(url: str, inputs: list) -> list[httpx.Response]:
+    """One request per item of ``inputs``, all at once."""
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+        return await asyncio.gather(
+            *(http.post("/v1/embeddings", json={"model": "minilm", "input": t}) for t in inputs)
+        )
+
+
+def test_full_queue_answers_503_with_retry_after(
+    thread_server, minilm, sample_texts, tmp_path, error_of
+):
+    app = _app(minilm, tmp_path, max_queue_inputs=4)
     requests = [[sample_texts[i % 40], sample_texts[(i + 7) % 40]] for i in range(40)]
 
-    async def burst(url: str) -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-            return await asyncio.gather(
-                *(
-                    http.post("/v1/embeddings", json={"model": "minilm", "input": t})
-                    for t in requests
-                )
-            )
-
     with thread_server(app) as url:
-        responses = asyncio.run(burst(url))
+        responses = asyncio.run(_burst(url, requests))
         metrics = httpx.get(f"{url}/metrics").text
         # once the burst is over the queue is empty and requests succeed again
         after = httpx.post(f"{url}/v1/embeddings", json={"model": "minilm", "input": "again"})
@@ -52,26 +56,11 @@ def test_full_queue_answers_503_with_retry_after(
 def test_tokens_in_flight_are_capped_before_tokenising(
     thread_server, minilm, sample_texts, tmp_path, error_of
 ):
-    from embedlab.server import ServerConfig, create_app
-    from embedlab.server.core.served import serve_embedder
-
-    config = ServerConfig(
-        models=["minilm"], max_tokens_in_flight=400, jobs_dir=str(tmp_path / "jobs")
-    )
-    app = create_app(config, models={"minilm": serve_embedder("minilm", minilm)})
+    app = _app(minilm, tmp_path, max_tokens_in_flight=400)
     requests = [sample_texts[i : i + 4] for i in range(0, 40, 2)]
 
-    async def burst(url: str) -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-            return await asyncio.gather(
-                *(
-                    http.post("/v1/embeddings", json={"model": "minilm", "input": t})
-                    for t in requests
-                )
-            )
-
     with thread_server(app) as url:
-        responses = asyncio.run(burst(url))
+        responses = asyncio.run(_burst(url, requests))
         metrics = httpx.get(f"{url}/metrics").text
         after = httpx.post(f"{url}/v1/embeddings", json={"model": "minilm", "input": "again"})
     statuses = [r.status_code for r in responses]
@@ -94,11 +83,7 @@ def test_tokens_in_flight_are_capped_before_tokenising(
 def test_a_big_request_is_embedded_in_pieces_and_small_ones_go_between(
     thread_server, minilm, tmp_path, error_of
 ):
-    from embedlab.server import ServerConfig, create_app
-    from embedlab.server.core.served import serve_embedder
-
-    config = ServerConfig(models=["minilm"], max_batch_inputs=4, jobs_dir=str(tmp_path / "jobs"))
-    app = create_app(config, models={"minilm": serve_embedder("minilm", minilm)})
+    app = _app(minilm, tmp_path, max_batch_inputs=4)
     big = [f"report {i}: " + "the bank raised its rates and markets fell " * 40 for i in range(48)]
 
     async def race(url: str) -> tuple[httpx.Response, float, httpx.Response, float]:

@@ -34,9 +34,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
@@ -70,8 +71,8 @@ class _Work:
     def inputs(self) -> int:
         return len(self.prepared)
 
-    @property
-    def tokens(self) -> int:
+    @cached_property
+    def tokens(self) -> int:  # read for every batch taken and for the metrics
         return int(sum(self.prepared.lengths))
 
 
@@ -194,17 +195,18 @@ class Batcher:
             if big and not self._in_flight:  # in the background: the answer need not wait
                 asyncio.get_running_loop().run_in_executor(None, release_memory)
 
-    def _pieces(self, bounds: list[int]) -> list[tuple[int, int]]:
-        """Consecutive ranges of at most one batch: ``max_batch_inputs`` and the token budget."""
+    def _pieces(self, lengths: Sequence[int]) -> list[tuple[int, int]]:
+        """Consecutive ranges of at most one batch: ``max_batch_inputs`` and the token budget
+        (``lengths`` are token bounds before tokenising, token counts after)."""
         out, start, tokens = [], 0, 0
-        for i, bound in enumerate(bounds):
+        for i, length in enumerate(lengths):
             if i > start and (
-                i - start >= self.max_batch_inputs or tokens + bound > self.max_batch_tokens
+                i - start >= self.max_batch_inputs or tokens + length > self.max_batch_tokens
             ):
                 out.append((start, i))
                 start, tokens = i, 0
-            tokens += bound
-        out.append((start, len(bounds)))
+            tokens += length
+        out.append((start, len(lengths)))
         return out
 
     async def _piece(
@@ -329,18 +331,12 @@ class Batcher:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _split(self, prepared: Prepared) -> list[Prepared]:
-        """Cut a large request into pieces that each fit one batch."""
-        parts, start, tokens = [], 0, 0
-        for i, length in enumerate(prepared.lengths):
-            count = i - start
-            if count and (
-                count >= self.max_batch_inputs or tokens + length > self.max_batch_tokens
-            ):
-                parts.append(prepared.slice(start, i))
-                start, tokens = i, 0
-            tokens += length
-        parts.append(prepared.slice(start, len(prepared)))
-        return parts
+        """Cut a large request into pieces that each fit one batch (a piece cut by its token
+        bounds already fits, and is queued as it is, without a copy)."""
+        ranges = self._pieces(prepared.lengths)
+        if len(ranges) == 1:
+            return [prepared]
+        return [prepared.slice(start, stop) for start, stop in ranges]
 
     def _take_batch(self) -> list[_Work]:
         """Everything waiting, up to the budgets, one-piece requests first; called with

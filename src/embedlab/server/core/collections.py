@@ -51,12 +51,17 @@ class Collections:
             return self.location, name
         return str(Path(self.location).expanduser() / name), None
 
-    def _embedder_for(self, model_name: str | None) -> BatcherEmbedder | None:
-        """The served model a collection was made with, through its batcher; None if unserved."""
+    def _served(self, model_name: str | None) -> ServedModel | None:
+        """The served model a collection was made with (by embedder name or id); None if
+        unserved."""
         for served in self.models.values():
             if model_name is not None and model_name in (served.embedder.name, served.id):
-                return BatcherEmbedder(served, self.submitter(served), name=served.embedder.name)
+                return served
         return None
+
+    def _embedder_for(self, served: ServedModel) -> BatcherEmbedder:
+        """``served`` through its batcher, under the name the store records."""
+        return BatcherEmbedder(served, self.submitter(served), name=served.embedder.name)
 
     def _refuse_unserved(self, collection: Any) -> None:
         raise ModelNotServedError(
@@ -70,15 +75,14 @@ class Collections:
             return self._locks.setdefault(name, threading.Lock())
 
     def names(self) -> list[str]:
-
         return list_collections(self.location)
 
     def create(self, name: str, served: ServedModel, **options: Any) -> Any:
-
         location, coll_name = self._where(name)
-        embedder = BatcherEmbedder(served, self.submitter(served), name=served.embedder.name)
         with self._lock(name):
-            collection = create_collection(location, coll_name, model=embedder, **options)
+            collection = create_collection(
+                location, coll_name, model=self._embedder_for(served), **options
+            )
             old = self._open.pop(name, None)
             if old is not None and old is not collection:
                 old.close()
@@ -91,16 +95,15 @@ class Collections:
         ``embeds``: the action embeds texts, which needs the collection's model to be served
         here (the store would otherwise load a second copy outside the batcher).
         """
-
         check_name(name)
         with self._lock(name):
             collection = self._open.get(name)
             if collection is None:
                 location, coll_name = self._where(name)
                 collection = open_collection(location, coll_name)
-                embedder = self._embedder_for(collection.model)
-                if embedder is not None:
-                    collection = Collection(collection.backend, embedder)
+                served = self._served(collection.model)
+                if served is not None:
+                    collection = Collection(collection.backend, self._embedder_for(served))
                 self._open[name] = collection
             if embeds and collection._embedder is None:
                 self._refuse_unserved(collection)
@@ -113,15 +116,14 @@ class Collections:
         is created now with ``requested`` (or the first served model), so a bad name or an
         unserved model is refused when the job is submitted, not when it runs.
         """
-
         try:
             model = self.run(name, lambda c: c.model)
         except UnknownCollectionError:
             served = requested or next(iter(self.models.values()))
             self.create(name, served)
             return served
-        found = [s for s in self.models.values() if model in (s.embedder.name, s.id)]
-        if model is None or not found:
+        found = self._served(model)
+        if found is None:
             raise ModelNotServedError(
                 f"collection {name!r} was made with "
                 + (
@@ -134,16 +136,15 @@ class Collections:
                 "collection",
                 param="collection",
             )
-        if requested is not None and requested.id != found[0].id:
+        if requested is not None and requested.id != found.id:
             raise ModelMismatchError(
                 f"collection {name!r} holds vectors of the model {model!r}, not {requested.id!r}",
                 "leave out 'model' (the job then uses the collection's own) or pick another "
                 "collection",
             )
-        return found[0]
+        return found
 
     def drop(self, name: str) -> None:
-
         with self._lock(name):
             collection = self._open.pop(name, None)
             if collection is not None:
@@ -160,7 +161,6 @@ class Collections:
 
 def build_demo(store: Collections, served: ServedModel) -> None:
     """The ``demo`` collection: the bundled sample sentences, with their topic as metadata."""
-
     texts = sample_texts()
     collection = store.create(DEMO, served, exist_ok=True)
     ids = [f"s{i:02d}" for i in range(len(texts))]

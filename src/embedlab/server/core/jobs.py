@@ -304,7 +304,6 @@ class JobManager:
                 self._run(job)
 
     def _run(self, job: Job) -> None:
-
         model = self.models.get(job.model)
         if model is None:
             self._fail(job, f"the model {job.model!r} is no longer served; restart with it")
@@ -339,7 +338,6 @@ class JobManager:
         log.info("job %s done: %d rows (resumed from %d)", job.id, rows, resumed_from)
 
     def _into_parquet(self, job: Job, embedder: BatcherEmbedder) -> tuple[int, int]:
-
         result = embed_file(
             job.source,
             self.output_path(job),

@@ -97,7 +97,6 @@ def create_app(
 
 
 async def _start(state: ServerState) -> None:
-
     config = state.config
     for model in state.models.values():
         batcher = Batcher(

@@ -248,5 +248,4 @@ async def stop(state: ServerState) -> None:
 
 
 def _default_location() -> Path:
-
     return cache_home() / "server" / "collections"

@@ -10,15 +10,17 @@ status: :func:`from_library_error`. Messages are one line and name no server-sid
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from embedlab import errors as lib_errors
 from embedlab.server.core import errors as core_errors
@@ -72,6 +74,22 @@ def error_body(
     code: str | None = None,  # noqa: A002
 ) -> dict[str, Any]:
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: Mapping[str, str]) -> None:
+    """A JSON response straight over ASGI, for the middleware that answers below FastAPI."""
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, error: ApiError) -> None:
+    """``error`` in OpenAI's shape, straight over ASGI."""
+    await send_json(send, error.status, json.dumps(error.body()).encode(), error.headers)
 
 
 # the server core's refusals: class -> (status, code, headers)

@@ -10,7 +10,6 @@ It sits inside the metrics and body-size middleware, so both still apply.
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 from pydantic import ValidationError
@@ -18,7 +17,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from embedlab.errors import EmbedlabError
 from embedlab.server.http.auth import authenticate
-from embedlab.server.http.errors import ApiError, from_library_error, validation_message
+from embedlab.server.http.errors import (
+    ApiError,
+    from_library_error,
+    send_error,
+    send_json,
+    validation_message,
+)
 from embedlab.server.http.openai_api import EmbeddingRequest, embeddings_payload
 
 PATH = "/v1/embeddings"
@@ -55,13 +60,12 @@ class EmbeddingsFastPath:
                 raise ApiError(422, message, param=param, code=code) from None
             payload = await embeddings_payload(state, request)
         except ApiError as exc:
-            await _send(send, exc.status, json.dumps(exc.body()).encode(), exc.headers)
+            await send_error(send, exc)
             return
         except EmbedlabError as exc:
-            error = from_library_error(exc, private=state.private)
-            await _send(send, error.status, json.dumps(error.body()).encode(), error.headers)
+            await send_error(send, from_library_error(exc, private=state.private))
             return
-        await _send(send, 200, payload, {})
+        await send_json(send, 200, payload, {})
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -73,13 +77,3 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-async def _send(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
-    raw = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

@@ -33,7 +33,6 @@ def _jobs(state: ServerState) -> JobManager:
 
 
 def _upload_suffix(name: str) -> str:
-
     suffix = PurePath(name).suffix.lower()
     if suffix not in FORMATS:
         raise ApiError(

@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from embedlab.server.http.errors import ApiError, error_body
+from embedlab.server.http.errors import ApiError, send_error
 
 
 class BodySizeLimit:
@@ -39,7 +38,7 @@ class BodySizeLimit:
         limit = self.upload_bytes if path.startswith(self.upload_prefix) else self.max_bytes
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            await _send_413(send, limit)
+            await send_error(send, _too_large(limit))
             return
         received = 0
         refused = False
@@ -53,7 +52,7 @@ class BodySizeLimit:
                 if received > limit:
                     refused = True
                     if not started:
-                        await _send_413(send, limit)
+                        await send_error(send, _too_large(limit))
                     return {"type": "http.disconnect"}
             return message
 
@@ -68,28 +67,14 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, guarded_send)
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps(
-        error_body(
-            f"the request body is larger than this server accepts ({limit:,} bytes); "
-            "send fewer or shorter inputs per request",
-            "invalid_request_error",
-            None,
-            "request_too_large",
-        )
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"the request body is larger than this server accepts ({limit:,} bytes); "
+        "send fewer or shorter inputs per request",
+        code="request_too_large",
+        headers={"Connection": "close"},
     )
-    await send({"type": "http.response.body", "body": body})
 
 
 def check_inputs(
@@ -118,7 +103,7 @@ def check_inputs(
             )
     out = []
     for i, text in enumerate(texts):
-        if not text.strip():
+        if not text or text.isspace():  # as `not text.strip()`, without copying the text
             raise ApiError(400, f"input {i} is empty", param="input", code="empty_input")
         if len(text) > max_chars:
             if not truncate:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 
 from embedlab.embedders.base import l2_normalize
 from embedlab.server.core.errors import QueueFullError, TokensInFlightError
+from embedlab.server.core.served import ServedModel
 from embedlab.server.http.auth import require_api_key
 from embedlab.server.http.errors import ApiError
 from embedlab.server.http.limits import check_count, check_inputs
@@ -87,20 +88,14 @@ def _texts_or_ids(value: Any) -> tuple[list[str] | None, list[list[int]] | None]
 
 
 async def embed_texts(
-    state: ServerState,
-    model_name: str,
-    raw_input: Any,
-    *,
-    truncate: bool,
-    normalize: bool | None = None,
-) -> tuple[Any, np.ndarray, int]:
-    """The shared path of every embedding route: limits, then the batcher's bounded work.
+    state: ServerState, model: ServedModel, raw_input: Any, *, truncate: bool
+) -> tuple[np.ndarray, int]:
+    """The embedding work of a request: limits, then the batcher's bounded work.
 
-    Returns (model, vectors, prompt tokens). The request's size (inputs, characters) is checked
+    Returns (vectors, prompt tokens). The request's size (inputs, characters) is checked
     before anything is tokenised; the batcher then tokenises and embeds it piece by piece.
     """
     config = state.config
-    model = state.find_model(model_name)
     batcher = state.batcher(model)
     texts, id_lists = _texts_or_ids(raw_input)
     if id_lists is not None:
@@ -134,9 +129,9 @@ async def embed_texts(
             code="timeout",
             headers={"Retry-After": "1"},
         ) from None
-    if normalize if normalize is not None else config.normalize:
+    if config.normalize:
         vectors = l2_normalize(vectors)
-    return model, vectors, tokens
+    return vectors, tokens
 
 
 @router.post(
@@ -169,9 +164,7 @@ async def embeddings_payload(state: ServerState, body: EmbeddingRequest) -> byte
             param="dimensions",
             code="invalid_dimensions",
         )
-    model, vectors, tokens = await embed_texts(
-        state, body.model, body.input, truncate=body.truncate
-    )
+    vectors, tokens = await embed_texts(state, model, body.input, truncate=body.truncate)
     if body.dimensions is not None and body.dimensions < model.dim:
         vectors = l2_normalize(np.ascontiguousarray(vectors[:, : body.dimensions]))
     vectors = np.ascontiguousarray(vectors, dtype="<f4")

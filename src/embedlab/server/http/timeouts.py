@@ -14,14 +14,13 @@ few hundred such clients exhaust the server. Two parts:
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from embedlab.server.http.errors import error_body
+from embedlab.server.http.errors import ApiError, send_error
 
 
 class HeaderDeadlineProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
@@ -87,7 +86,7 @@ class BodyDeadline:
             except TimeoutError:
                 late = True
                 if not started:
-                    await _send_408(send, self.timeout_s)
+                    await send_error(send, _late(self.timeout_s))
                 return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
                 complete = True
@@ -104,22 +103,13 @@ class BodyDeadline:
         await self.app(scope, timed_receive, guarded_send)
 
 
-async def _send_408(send: Send, timeout_s: float) -> None:
-    body = json.dumps(
-        error_body(
-            f"the request body did not arrive within {timeout_s:g} s; send it at once",
-            "invalid_request_error",
-            None,
-            "request_timeout",
-        )
-    ).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": 408, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _late(timeout_s: float) -> ApiError:
+    return ApiError(
+        408,
+        f"the request body did not arrive within {timeout_s:g} s; send it at once",
+        code="request_timeout",
+        headers={"Connection": "close"},
+    )
 
 
 def uvicorn_options(config: Any) -> dict[str, Any]:
