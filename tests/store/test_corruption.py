@@ -272,3 +272,20 @@ def test_a_folder_from_before_checksums_still_opens(vectors_folder, sentence_vec
     vector_file(vectors_folder).write_bytes(bytes(data))
     with open_collection(vectors_folder) as col, pytest.raises(CorruptCollectionError):
         col.verify()
+
+
+def test_a_first_write_clears_only_what_embedlab_left(vectors_folder, sentence_vectors):
+    """Crash leftovers (temporary files, a stale snapshot) go; a person's files stay."""
+    leftovers = [
+        ".index.json.0a1b2c3d.tmp",
+        ".index-000001-0a1b2c3d.faiss.tmp",
+        "index-000001-deadbeef.faiss",
+    ]
+    theirs = [".notes.tmp", ".collection.json.tmp", "notes.txt"]
+    for name in leftovers + theirs:
+        (vectors_folder / name).write_text("x")
+    with open_collection(vectors_folder) as col:
+        col.add(vectors=sentence_vectors[N : N + 1], ids=["new"])
+    names = {p.name for p in vectors_folder.iterdir()}
+    assert not names & set(leftovers)
+    assert set(theirs) <= names

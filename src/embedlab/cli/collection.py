@@ -54,7 +54,6 @@ def _echo_json(data: Any) -> None:
 
 
 def _where(text: str | None) -> Any:
-
     return parse_filter(text) if text else None
 
 
@@ -79,7 +78,6 @@ def create_command(
     exist_ok: Annotated[bool, typer.Option(help="Open it if it already exists.")] = False,
 ) -> None:
     """Create an empty collection bound to a model."""
-
     with create_collection(
         location,
         name,
@@ -136,7 +134,6 @@ def add_command(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Embed the texts of a file and add them (with their other fields as metadata)."""
-
     if upsert and id_field is None:
         raise InputError("--upsert needs --id-field", "name the field that holds the ids")
     if upsert and resume:
@@ -228,7 +225,7 @@ def _add_chunks(
     with progress_bar(f"adding to {col.name}", None, enabled=progress) as advance:
         while chunk := list(itertools.islice(records, commit_every)):
             texts = [r[1] for r in chunk]
-            metas = [check_metadatas([r[2]], 1)[0] for r in chunk]
+            metas = check_metadatas([r[2] for r in chunk], len(chunk))
             if generated_ids:
                 ids = content_ids(
                     check_texts(texts, len(texts), embedding=True), metas, None, repeats
@@ -307,7 +304,6 @@ def search_command(
     ] = False,
 ) -> None:
     """Search a collection by meaning (default), keywords, or both."""
-
     filt = _where(where)
     with open_collection(location, name) as col:
         if keyword:
@@ -368,7 +364,6 @@ def delete_command(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm --drop.")] = False,
 ) -> None:
     """Delete items (by id or filter), or with --drop the whole collection."""
-
     if drop:
         if ids or where:
             raise InputError("--drop deletes the whole collection", "leave out ids and --where")
@@ -390,7 +385,6 @@ def info_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Binding, size, index state and memory per vector of a collection."""
-
     with open_collection(location, name) as col:
         info = col.info()
         if verify:
@@ -443,7 +437,6 @@ def repair_command(
 @app.command("list")
 def list_command(location: Location) -> None:
     """Names of the collections in a database (or in a folder of collection folders)."""
-
     backend, where, _ = split_location(location)
     if backend == "local" and not Path(where).expanduser().is_dir():
         what = "a file, not a folder" if Path(where).expanduser().exists() else "not there"
@@ -462,7 +455,6 @@ def export_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Write a collection (ids, texts, metadata, vectors, binding) to one Parquet file."""
-
     with open_collection(location, name) as col:
         n = export_parquet(col, out, progress=progress)
     _err.print(f"exported {n:,} items to {out}")
@@ -481,7 +473,6 @@ def import_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Create a collection from an export, on any backend, without re-embedding."""
-
     with import_parquet(
         source,
         location,

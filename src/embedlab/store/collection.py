@@ -149,7 +149,6 @@ class Collection:
                     f"collection {c.name!r} has no model, so it cannot embed texts",
                     "pass vectors= (and search with a vector), or create it with model=...",
                 )
-
             source = c.extra.get("model_source", c.model)
             try:
                 embedder = embedlab.load(source)
@@ -277,7 +276,6 @@ class Collection:
         upsert: bool,
         on_commit: Callable[[list[str]], None] | None = None,
     ) -> list[str]:
-
         if isinstance(texts, str):
             texts = [texts]
         if texts is None and vectors is None:
@@ -684,7 +682,6 @@ class Collection:
 
     def info(self) -> dict[str, Any]:
         """Binding, counts, index state and memory per vector for every storage type."""
-
         c = self.config
         out = {
             "name": c.name,

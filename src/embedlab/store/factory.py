@@ -158,7 +158,6 @@ def create_collection(
 
 def _canonical_model_name(name: str) -> str:
     """The name ``embedlab.load(name).name`` would give a catalogue model, without loading it."""
-
     entry = catalogue.find(name)
     if entry is None:
         return name

@@ -189,7 +189,6 @@ def iter_source(
     error unless ``skip_empty`` (it would make a meaningless vector silently), and so is a file
     with no text at all (adding nothing is never what was meant), as for ``embed``.
     """
-
     file = Path(path)
     fmt = input_format(file)
     if fmt == "txt":

@@ -64,6 +64,7 @@ from embedlab.store.local.layout import (
     RESTORE_HINT,
     fsync_dir,
     is_snapshot_name,
+    is_temporary_name,
     is_vectors_name,
     quarantine,
     read_manifest,
@@ -351,12 +352,13 @@ class LocalBackend(StorageBackend):
         if self._files.check(self._gen, self._next_slot) > committed:
             os.truncate(path, committed)
         rows = self._rows
-        if rows.binding() is None or rows.checksums() is None:  # made by an older embedlab
+        no_binding, no_checksums = not rows.has_table("binding"), not rows.has_table("checksums")
+        if no_binding or no_checksums:  # made by an older embedlab
             with rows.transaction():
-                if rows.binding() is None:
+                if no_binding:
                     rows.set_binding(binding_of(self.config, uuid.uuid4().hex))
                     self._snapshots.drop_pointer()  # it names no collection: rebuilt later
-                if rows.checksums() is None:
+                if no_checksums:
                     rows.set_checksums(self._files.compute_crcs(self._gen, self._next_slot))
             self.binding_problem()
         pointer = self._snapshots.pointer()
@@ -364,8 +366,7 @@ class LocalBackend(StorageBackend):
         for item in self.folder.iterdir():
             stale_vectors = is_vectors_name(item.name) and item.name not in keep
             stale_index = is_snapshot_name(item.name) and item.name not in keep
-            temporary = item.name.startswith(".") and item.name.endswith(".tmp")
-            if (stale_vectors or stale_index or temporary) and item.is_file():
+            if (stale_vectors or stale_index or is_temporary_name(item.name)) and item.is_file():
                 with contextlib.suppress(OSError):
                     item.unlink()
         self._recovered = True

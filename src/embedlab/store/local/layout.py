@@ -26,6 +26,10 @@ RESTORE_HINT = "run `embedlab collection repair` (Python: Collection.repair()), 
 
 _VECTORS = re.compile(r"^vectors-(\d{6})\.f32$")
 _SNAPSHOT = re.compile(r"^index-\d{6}-[0-9a-f]{8}\.faiss$")
+# what write_json_atomic and Snapshots.save write before renaming into place
+_TEMPORARY = re.compile(
+    r"^\.(?:(?:collection|index)\.json\.[0-9a-f]{8}|index-\d{6}-[0-9a-f]{8}\.faiss)\.tmp$"
+)
 
 
 def vectors_name(gen: int) -> str:
@@ -43,6 +47,11 @@ def snapshot_name(gen: int) -> str:
 def is_snapshot_name(name: object) -> bool:
     """A plain snapshot file name: no folder part, so it always resolves inside the folder."""
     return isinstance(name, str) and bool(_SNAPSHOT.match(name))
+
+
+def is_temporary_name(name: str) -> bool:
+    """A temporary file embedlab writes in the folder (left behind by a crash)."""
+    return bool(_TEMPORARY.match(name))
 
 
 def fsync_dir(folder: Path) -> None:
