@@ -261,6 +261,14 @@ def test_add_create_leaves_nothing_when_nothing_was_added(tmp_path):
         "binary.txt",
         "twice.jsonl",
     ]
+    # An empty folder the user made is where it was after the failed add takes its collection back.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    one_line_error(
+        cli("add", mine, twice, "--id-field", "id", "--create", "static-minilm", "--no-progress"),
+        "rates",
+    )
+    assert mine.is_dir() and list(mine.iterdir()) == []
     # An existing empty collection stays, even with --create.
     old = tmp_path / "old"
     ok(cli("create", old, "--model", "static-minilm"))

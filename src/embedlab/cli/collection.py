@@ -145,6 +145,8 @@ def add_command(
         if not create:
             raise
         col, created = None, True
+    # an empty folder the user made may hold the new collection: dropping it must leave it
+    keep_folder = created and "://" not in location and Path(location).is_dir()
     records = iter_source(
         source, field=field, id_field=id_field, metadata_fields=fields, skip_empty=skip_empty
     )
@@ -178,10 +180,10 @@ def add_command(
                 added.held = _count_or_none(col)
                 raise
     except KeyboardInterrupt:
-        dropped = _forget_if_empty(created, added.held, location, name)
+        dropped = _forget_if_empty(created, added.held, location, name, keep_folder)
         raise Interrupted(_interrupted_note(col.name, added.held, dropped)) from None
     except BaseException:
-        _forget_if_empty(created, added.held, location, name)
+        _forget_if_empty(created, added.held, location, name, keep_folder)
         raise
     note = f" (skipped {added.skipped:,} already stored)" if resume else ""
     _err.print(f"added {added.written:,} items to {col.name!r}{note}; it now holds {total:,}")
@@ -246,13 +248,17 @@ def _add_chunks(
             advance(len(chunk))
 
 
-def _forget_if_empty(created: bool, held: int | None, location: str, name: str | None) -> bool:
+def _forget_if_empty(
+    created: bool, held: int | None, location: str, name: str | None, keep_folder: bool = False
+) -> bool:
     """Drop the collection this add created when it holds nothing (never one that was there
     before: it is someone's, even if empty); True when dropped."""
     if not created or held != 0:
         return False
     with contextlib.suppress(EmbedlabError, OSError):  # the first error is the one to report
         drop_collection(location, name)
+        if keep_folder:  # dropping removed the user's own (empty) folder: put it back
+            Path(location).mkdir(exist_ok=True)
         return True
     return False
 
