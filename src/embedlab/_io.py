@@ -7,6 +7,7 @@ without ``force``: an existing file is never replaced by a folder at all.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,9 +17,15 @@ from pathlib import Path
 
 from embedlab.errors import OutputError
 
-# Files whose presence marks a folder embedlab wrote: a model (embedlab.json), a classifier
-# (classifier.json), a GPT trained here (training.json). Such a folder may be replaced.
+# Files that mark a folder embedlab wrote, and the keys that prove embedlab wrote them: a model
+# (embedlab.json), a classifier (classifier.json), a GPT trained here (training.json). Such a
+# folder may be replaced. A file of the same name without those keys is someone else's.
 OUTPUT_MARKERS = ("embedlab.json", "classifier.json", "training.json")
+_MARKER_KEYS: dict[str, dict[str, object]] = {
+    "embedlab.json": {"format": "embedlab-model"},
+    "classifier.json": {"format": "embedlab-classifier"},
+    "training.json": {"settings": None, "validation_perplexity": None},  # None: present
+}
 
 
 def is_embedlab_output(folder: str | os.PathLike[str]) -> bool:
@@ -26,7 +33,21 @@ def is_embedlab_output(folder: str | os.PathLike[str]) -> bool:
     folder = Path(folder)
     if folder.is_symlink() or not folder.is_dir():
         return False
-    return any((folder / marker).is_file() for marker in OUTPUT_MARKERS)
+    return any(_written_by_embedlab(folder / marker) for marker in OUTPUT_MARKERS)
+
+
+def _written_by_embedlab(path: Path) -> bool:
+    """A marker file counts only with the keys embedlab writes (a name alone proves nothing)."""
+    if not path.is_file():
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and all(
+        key in data and (value is None or data[key] == value)
+        for key, value in _MARKER_KEYS[path.name].items()
+    )
 
 
 def _is_empty_folder(folder: Path) -> bool:

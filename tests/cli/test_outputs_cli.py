@@ -58,6 +58,17 @@ def test_a_foreign_folder_is_refused_before_training_and_kept(tmp_path, corpus):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "photos"]
 
 
+def test_a_marker_file_name_alone_does_not_make_a_folder_embedlabs(tmp_path, corpus):
+    """A user's folder with its own training.json / embedlab.json is not an embedlab output."""
+    for marker in ("training.json", "embedlab.json", "classifier.json"):
+        out = tmp_path / f"mine-{marker}"
+        out.mkdir()
+        (out / marker).write_text('{"epochs": 3, "notes": "my own run"}', encoding="utf-8")
+        (out / "results.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+        assert_one_line_error(_train(corpus, out), "embedlab did not write", "--force")
+        assert sorted(p.name for p in out.iterdir()) == sorted([marker, "results.csv"])
+
+
 def test_force_replaces_a_foreign_folder(tmp_path, corpus):
     out = tmp_path / "scratch"
     out.mkdir()

@@ -36,10 +36,6 @@ Field = Annotated[
     str | None, typer.Option(help="Text column of a .csv/.jsonl/.parquet file (default: text).")
 ]
 
-Cosine = Annotated[
-    float,
-    typer.Option(min=-1.0, max=1.0, help="Cosine threshold, between -1 and 1."),
-]
 MAP_FORMATS = (".png", ".html")
 
 classify_app = typer.Typer(

@@ -97,7 +97,7 @@ def debias_command(
         bool, typer.Option("--measure/--no-measure", help="WEAT and task scores before/after.")
     ] = True,
     sts_limit: Annotated[int, typer.Option(min=2, help="STS-B pairs for the cost.")] = 500,
-    force: Annotated[bool, typer.Option(help="Replace a folder embedlab did not write.")] = False,
+    force: Force = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Remove a gender subspace learned from definitional pairs; save it as a model."""
