@@ -123,6 +123,8 @@ def _tree(root: Path) -> None:
     classifier.fit(TEXTS, LABELS, folds=2)
     classifier.save(root / "classifier")
     create_collection(root / "col", model=root / "model").close()
+    (root / "notes").mkdir()
+    (root / "notes" / "compare.md").write_text("the user's own notes\n")
 
 
 def _rows() -> list[tuple[str, str, list[str]]]:
@@ -233,6 +235,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         add(command, "out-is-folder", *argv, out, "outdir.npy")
         add(command, "out-extension", *argv, out, "/etc/passwd")
     add("compare", "out-is-file", "--models", "tfidf", "--out", "afile")
+    add("compare", "out-holds-users-files", "--models", "tfidf", "--out", "notes")
     add("collection export", "out-is-folder", "newcol", "outdir.npy")
 
     # Numbers: zero, negative, out of range.

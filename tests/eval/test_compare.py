@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from embedlab.eval.compare import compare, write_outputs
+from embedlab.errors import OutputError
+from embedlab.eval.compare import OUTPUT_FILES, compare, write_outputs
 
 
 @pytest.fixture()
@@ -45,6 +46,21 @@ def test_compare_measures_caches_and_writes_every_output(home, tmp_path):
     assert "| glove-50d |" in md.read_text() and "sentences/s" in md.read_text()
     assert {row["model"] for row in json.loads(js.read_text())["models"]} == {"tfidf", "glove-50d"}
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    # A second compare replaces its own files; no temporary file is left beside them.
+    write_outputs(reports[:1], ["bias"], tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUT_FILES)
+    assert len(json.loads(js.read_text())["models"]) == 1
+
+    # A folder holding the user's own compare.md is refused (nothing written), unless --force.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "compare.md").write_text("my notes")
+    with pytest.raises(OutputError, match="not written by embedlab compare"):
+        write_outputs(reports, ["bias", "pairs"], mine)
+    assert [p.name for p in mine.iterdir()] == ["compare.md"]
+    assert (mine / "compare.md").read_text() == "my notes"
+    write_outputs(reports, ["bias", "pairs"], mine, force=True)
+    assert "| glove-50d |" in (mine / "compare.md").read_text()
 
 
 def test_compare_reports_a_broken_model_without_stopping(home):

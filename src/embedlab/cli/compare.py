@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from embedlab.cli.checks import Force
 from embedlab.errors import OutputError
 from embedlab.eval.compare import (
     DEFAULT_MODELS,
     DEFAULT_TASKS,
+    check_outputs,
     check_specs,
     compare,
     write_outputs,
@@ -34,6 +36,7 @@ def compare_command(
         Path, typer.Option(help="Folder for compare.md, compare.json and compare.png.")
     ] = Path("compare-results"),
     fresh: Annotated[bool, typer.Option(help="Ignore cached results and measure again.")] = False,
+    force: Force = False,
 ) -> None:
     """Run approaches on tasks; print main scores, sentences/s, load time, peak memory, size."""
 
@@ -41,6 +44,7 @@ def compare_command(
     task_list = [t.strip() for t in tasks.split(",")] if tasks else list(DEFAULT_TASKS)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} is a file, not a folder", "name a folder for --out")
+    check_outputs(out, force=force)  # before the measuring, not after it
     check_specs(model_list)
     reports = compare(model_list, task_list, limit=limit, fresh=fresh, progress=True)
     table = Table(title="embedlab compare (main score per task; speed and memory on this machine)")
@@ -63,5 +67,5 @@ def compare_command(
             console.print(
                 f"[yellow]{escape(r.model)} / {task}:[/] {escape(error)}", highlight=False
             )
-    written = write_outputs(reports, task_list, out)
+    written = write_outputs(reports, task_list, out, force=force)
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False)

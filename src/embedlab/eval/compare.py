@@ -22,7 +22,7 @@ import embedlab
 from embedlab import catalogue, cpu
 from embedlab._version import __version__
 from embedlab.embedders.methods import METHODS, methods, suggestion
-from embedlab.errors import InputError, ModelFormatError, UnknownModelError
+from embedlab.errors import InputError, ModelFormatError, OutputError, UnknownModelError
 from embedlab.eval.base import get_task
 from embedlab.eval.datasets import sts_benchmark
 from embedlab.extras import require
@@ -306,15 +306,54 @@ def chart(reports: list[ModelReport], tasks: list[str] | tuple[str, ...], path: 
     return path
 
 
+OUTPUT_FILES = ("compare.md", "compare.json", "compare.png")
+_OUTPUT_FORMAT = "embedlab-compare"
+
+
+def check_outputs(folder: Path, *, force: bool = False) -> None:
+    """Refuse, before any measuring, to replace compare files that an earlier ``compare`` did not
+    write: the output folder may be the user's own, holding a compare.md of theirs.
+
+    compare.json marks the three files as embedlab's (it carries ``format``); without it, any
+    existing one of them is someone else's and is kept unless ``force``.
+    """
+    if force or not folder.is_dir():
+        return
+    existing = [name for name in OUTPUT_FILES if (folder / name).exists()]
+    if existing and not _written_by_compare(folder / "compare.json"):
+        raise OutputError(
+            f"{folder} already holds {', '.join(existing)}, not written by embedlab compare",
+            "choose another --out folder, or pass --force to replace them",
+        )
+
+
+def _written_by_compare(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == _OUTPUT_FORMAT
+
+
 def write_outputs(
-    reports: list[ModelReport], tasks: list[str] | tuple[str, ...], folder: Path
+    reports: list[ModelReport],
+    tasks: list[str] | tuple[str, ...],
+    folder: Path,
+    *,
+    force: bool = False,
 ) -> list[Path]:
+    """compare.md, compare.json and compare.png in ``folder``, each written whole (a temporary
+    file renamed into place), never over files another program wrote (see check_outputs)."""
+    check_outputs(folder, force=force)
     folder.mkdir(parents=True, exist_ok=True)
-    md = folder / "compare.md"
-    md.write_text(to_markdown(reports, tasks))
-    js = folder / "compare.json"
-    js.write_text(json.dumps({"tasks": list(tasks), "models": to_rows(reports, tasks)}, indent=2))
-    png = chart(reports, tasks, folder / "compare.png")
+    md, js, png = (folder / name for name in OUTPUT_FILES)
+    rows = {"format": _OUTPUT_FORMAT, "tasks": list(tasks), "models": to_rows(reports, tasks)}
+    for path, text in ((md, to_markdown(reports, tasks)), (js, json.dumps(rows, indent=2))):
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    partial_png = chart(reports, tasks, folder / ".compare.partial.png")
+    os.replace(partial_png, png)
     return [md, js, png]
 
 
