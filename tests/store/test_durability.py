@@ -184,15 +184,22 @@ def test_crash_loop_keeps_every_acknowledged_write(tmp_path):
     unsure: set[str] = set()  # in flight at a kill: may or may not have committed
     rng = random.Random()
     kills = compactions = 0
-    deadline = time.monotonic() + 50
+    deadline = time.monotonic() + 120
     while kills < 30 and time.monotonic() < deadline:
         child = _child("churn", where, rng.randrange(1 << 30))
-        stop_at = time.monotonic() + rng.uniform(0.05, 0.8)
         os.set_blocking(child.stdout.fileno(), False)
         output: list[str] = []
+        # The random moment is counted from the child's first line, not from its start: on a
+        # loaded machine the interpreter's start alone can outlast the window, and a child
+        # killed before it works tests nothing.
+        started = time.monotonic() + 30
+        stop_at = started
         while time.monotonic() < stop_at and child.poll() is None:
             with contextlib.suppress(BlockingIOError):
-                output.append(os.read(child.stdout.fileno(), 1 << 20).decode())
+                chunk = os.read(child.stdout.fileno(), 1 << 20).decode()
+                if chunk and stop_at == started:
+                    stop_at = time.monotonic() + rng.uniform(0.05, 0.8)
+                output.append(chunk)
             time.sleep(0.005)
         child.send_signal(signal.SIGKILL)
         rest, errors = child.communicate(timeout=60)
