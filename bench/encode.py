@@ -4,7 +4,7 @@ It first prints the CPU's features (AMX, VNNI, AVX-512, AVX2: the runtimes' spee
 them, so every table names the kind of CPU it came from). The same real sentences (STS
 Benchmark: every test-split sentence, then dev and train ones up to ``--n``) are then encoded
 in one process by sentence-transformers (torch fp32) and by embedlab on ``auto`` and on every
-runtime this CPU runs (torch, torch-bf16, onnx, onnx-int8, openvino, openvino-bf16), all with
+runtime this CPU runs (torch, onnx, onnx-int8, openvino, openvino-bf16), all with
 the same number of intra-op threads and batch size 32, in alternated rounds (each round runs
 every encoder once; the best round of each is kept), so a busy moment of the shared machine
 does not fall on one runtime only. For each it prints sentences per second (wall clock, and per
@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 RESULTS = Path(__file__).parent / "results" / "encode.md"
-RUNTIMES = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
 
 
 def runnable(runtimes: tuple[str, ...] = RUNTIMES) -> list[str]:

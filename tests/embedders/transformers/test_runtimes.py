@@ -57,7 +57,6 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize(
     ("runtime", "mean", "least"),
     [
-        pytest.param("torch-bf16", 0.9999, 0.999, marks=needs_bf16),  # measured 0.99999
         ("openvino", 0.99999, 0.9999),  # measured 1.00000
         pytest.param("openvino-bf16", 0.9999, 0.999, marks=needs_bf16),  # measured 0.99999
         ("onnx-int8", 0.99, 0.97),  # measured with 8-bit weights: mean 0.9937, min 0.9885
@@ -156,11 +155,12 @@ def test_auto_uses_torch_for_layers(home: Path, minilm: TransformerEmbedder) -> 
 
 def test_a_runtime_the_cpu_cannot_run_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(cpu.ENV_CPUINFO, str(AVX2))
-    for runtime in ("torch-bf16", "openvino-bf16"):
-        with pytest.raises(InputError, match="needs a CPU with native bf16") as caught:
-            embedlab.load("minilm", runtime=runtime)
-        assert "E5-2680 v3 @ 2.50GHz has AVX2" in str(caught.value)
-        assert "runtime='auto'" in caught.value.hint
+    with pytest.raises(InputError, match="needs a CPU with native bf16") as caught:
+        embedlab.load("minilm", runtime="openvino-bf16")
+    assert "E5-2680 v3 @ 2.50GHz has AVX2" in str(caught.value)
+    assert "runtime='auto'" in caught.value.hint
+    with pytest.raises(InputError, match="'torch-bf16' was removed: it was never the fastest"):
+        embedlab.load("minilm", runtime="torch-bf16")
     assert embedlab.load("minilm", runtime="onnx-int8").params["runtime"] == "onnx-int8"
     with pytest.raises(InputError, match="unknown runtime"):
         embedlab.load("minilm", runtime="openvino-int4")

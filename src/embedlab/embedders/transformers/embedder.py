@@ -62,6 +62,7 @@ from embedlab.embedders.transformers.onnx.quantize import DEFAULT_KEEP_FP32
 from embedlab.embedders.transformers.onnx.runner import OnnxRunner
 from embedlab.embedders.transformers.openvino.runner import OpenVinoRunner
 from embedlab.embedders.transformers.pooling import POOLING_MODES, pool
+from embedlab.embedders.transformers.precision import autocast, token_precision
 from embedlab.embedders.transformers.runtime import (
     AUTO,
     TORCH_RUNTIMES,
@@ -70,6 +71,7 @@ from embedlab.embedders.transformers.runtime import (
     check_runtime,
     fastest_first,
 )
+from embedlab.embedders.transformers.rusttok import RustEncoder
 from embedlab.embedders.transformers.truncation import SLIDING_WINDOW_HINT, warn_truncated
 from embedlab.embedders.transformers.windows import window_texts
 from embedlab.errors import InputError, InputTooLongError, ModelFormatError
@@ -98,6 +100,7 @@ class _Loaded:
     lowercase: bool
     input_names: tuple[str, ...]
     causal: bool
+    rust: RustEncoder
     model: Any = None
 
 
@@ -131,10 +134,12 @@ class TransformerEmbedder(Embedder):
       instead of truncating them.
     - ``runtime``: ``"auto"`` (the default: the fastest runtime on this CPU whose vectors keep
       cosine 0.99 to fp32 torch, see :mod:`~embedlab.embedders.transformers.auto`), ``"torch"``
-      (exactly sentence-transformers), ``"torch-bf16"`` (bf16 autocast), ``"onnx"`` (fp32),
-      ``"onnx-int8"``, ``"openvino"`` (fp32) or ``"openvino-bf16"``; the ONNX and OpenVINO ones
-      export the model once into the cache (see :mod:`embedlab.embedders.transformers.onnx`);
-      the bf16 ones need a CPU with native bf16 (AMX or AVX-512 BF16).
+      (exactly sentence-transformers), ``"onnx"`` (fp32), ``"onnx-int8"``, ``"openvino"``
+      (fp32) or ``"openvino-bf16"``; the ONNX and OpenVINO ones export the model once into the
+      cache (see :mod:`embedlab.embedders.transformers.onnx`); openvino-bf16 needs a CPU with
+      native bf16 (AMX or AVX-512 BF16). Token-level work (walkthroughs, hidden states, layer
+      features and mixes) runs on torch, in bf16 autocast on such CPUs unless the runtime is
+      ``"torch"`` (:mod:`~embedlab.embedders.transformers.precision`).
     - ``threads``: intra-op threads (else ``$EMBEDLAB_THREADS``; ONNX and OpenVINO default to
       the measured best on this machine, torch to its own default).
     - ``token_budget``: most padded tokens per batch; inputs are sorted by length, so batches
@@ -317,6 +322,7 @@ class TransformerEmbedder(Embedder):
             lowercase=folder_config.lowercase,
             input_names=tuple(tokenizer.model_input_names),
             causal=is_causal_config(config.to_dict()),
+            rust=RustEncoder(tokenizer, tuple(tokenizer.model_input_names)),
         )
         if self.params["runtime"] in TORCH_RUNTIMES:
             state.model = self._load_weights(state)  # fail now, not at the first embed
@@ -427,8 +433,6 @@ class TransformerEmbedder(Embedder):
         """A new batch function (padded inputs -> pooled vectors) on ``runtime``."""
         if runtime == "torch":
             return self._torch_vectors
-        if runtime == "torch-bf16":
-            return self._torch_bf16_vectors
         path = exported_model(self._export_spec(runtime), self._torch_model)
         threads = resolve_threads(self.params["threads"])
         if runtime.startswith("openvino"):
@@ -561,14 +565,19 @@ class TransformerEmbedder(Embedder):
         state = self._loaded()
         limit = min(max_tokens or state.max_length, state.max_length)
         texts = texts if isinstance(texts, list) else list(texts)
-        encoded = self._tokenize(texts, limit=limit)
-        lengths = [len(ids) for ids in encoded["input_ids"]]
+        features = state.rust.encode(
+            [text.lower() for text in texts] if state.lowercase else texts, limit
+        )
+        if features is None:  # a tokenizer the direct Rust call does not reproduce
+            encoded = self._tokenize(texts, limit=limit)
+            names = [name for name in state.input_names if name in encoded]
+            features = {name: encoded[name] for name in names}
+        lengths = [len(ids) for ids in features["input_ids"]]
         if not truncate:
             cut = self._cut(texts, lengths, limit)
             if cut:  # the first text over the limit
                 raise InputTooLongError(*cut[0], limit)
-        names = [name for name in state.input_names if name in encoded]
-        return Encoded({name: encoded[name] for name in names}, lengths)
+        return Encoded(features, lengths)
 
     def plan_batches(self, encoded: Encoded, batch_size: int = 32) -> list[np.ndarray]:
         """Stage 2a: row indices per model call, longest first, at most ``batch_size`` rows and
@@ -649,25 +658,21 @@ class TransformerEmbedder(Embedder):
         return self._embed_all(texts, len(texts), False)
 
     def _torch_vectors(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        """Pooled (and normalised) vectors of one padded batch, on torch."""
+        """Pooled (and normalised) vectors of one padded batch, on torch: fp32 on
+        ``runtime="torch"``; under ``auto`` (layer selection and mixes) in bf16 autocast where
+        that keeps the vectors and pays (see :mod:`~embedlab.embedders.transformers.precision`)."""
         import torch
 
         state = self._loaded()
         inputs = {name: torch.from_numpy(array) for name, array in feed.items()}
         with torch.inference_mode():
             layer = resolve_layer(self.params["layer"], self.num_layers + 1)
-            hidden = self._hidden(inputs, layer)
-            pooled = pool(hidden, inputs["attention_mask"], state.pooling)
+            with self._token_autocast(inputs["input_ids"].numel()):
+                hidden = self._hidden(inputs, layer)
+            pooled = pool(hidden.float(), inputs["attention_mask"], state.pooling)
             if state.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return pooled.float().numpy()
-
-    def _torch_bf16_vectors(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        """As :meth:`_torch_vectors`, under bf16 autocast (matrix products in bf16)."""
-        import torch
-
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self._torch_vectors(feed)
 
     def _hidden(self, inputs: dict[str, torch.Tensor], layer: int | LayerMix | None) -> Any:
         """The hidden state pooling reads: the last, one chosen layer, or a mix of all."""
@@ -714,9 +719,14 @@ class TransformerEmbedder(Embedder):
         state = self._loaded()
         encoded = self._tokenize([text], return_offsets_mapping=state.tokenizer.is_fast)
         inputs = {k: torch.from_numpy(v) for k, v in self._pad(encoded, np.arange(1)).items()}
-        with torch.inference_mode():
+        with torch.inference_mode(), self._token_autocast(inputs["input_ids"].numel()):
             states = self._torch_model()(**inputs, output_hidden_states=True).hidden_states
-        return encoded, states
+        return encoded, tuple(s.float() for s in states)
+
+    def _token_autocast(self, tokens: int) -> Any:
+        """bf16 autocast for token-level torch work where it pays and keeps the vectors
+        (:mod:`~embedlab.embedders.transformers.precision`), else nothing."""
+        return autocast(token_precision(self.params["runtime"], tokens, detect_cpu()))
 
     def hidden_states(self, text: str) -> np.ndarray:
         """Every layer's token vectors ``(num_layers + 1, tokens, hidden)``; 0 is the embeddings."""
@@ -808,7 +818,9 @@ class TransformerEmbedder(Embedder):
         for rows in self.plan_batches(encoded, batch_size):
             feed = {k: torch.from_numpy(v) for k, v in self._pad(encoded.features, rows).items()}
             with torch.inference_mode():
-                states = self._torch_model()(**feed, output_hidden_states=True).hidden_states
+                with self._token_autocast(feed["input_ids"].numel()):
+                    states = self._torch_model()(**feed, output_hidden_states=True).hidden_states
+                states = tuple(s.float() for s in states)
                 pooled = [pool(s, feed["attention_mask"], state.pooling) for s in states]
             out[rows] = torch.stack(pooled, dim=1).float().numpy()
         return out

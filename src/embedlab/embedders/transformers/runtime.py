@@ -12,19 +12,27 @@ from embedlab.errors import InputError
 from embedlab.threads import requested_threads
 
 AUTO = "auto"
-RUNTIMES = (AUTO, "torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+RUNTIMES = (AUTO, "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
 # runtimes that compute in bf16: fast only where the CPU multiplies bf16 natively
-BF16_RUNTIMES = ("torch-bf16", "openvino-bf16")
+BF16_RUNTIMES = ("openvino-bf16",)
 # runtimes that run every torch feature (layer selection and mixes); the others run the graph
-TORCH_RUNTIMES = ("torch", "torch-bf16")
+TORCH_RUNTIMES = ("torch",)
+# runtimes that were removed, and why (a saved model or a script may still name them)
+REMOVED = {
+    "torch-bf16": (
+        "it was never the fastest on any CPU measured (AMX: 2.1x torch fp32 per CPU-second "
+        "against openvino-bf16's 4.3x; it needs native bf16, so it ran nowhere else)",
+        "use runtime='auto', which runs bf16 where that is fastest, layer selection included",
+    ),
+}
 
 # Fastest first, per kind of CPU, for ``auto`` (which also checks the vectors). Measured on an
 # AMX Xeon, one thread, MiniLM, against torch fp32 (bench/results/encode_cpu.md): openvino-bf16
-# 3.3-4.4x, onnx-int8 3.4-3.8x, torch-bf16 1.8-2.5x, openvino 1.1-1.5x, onnx 1.1-1.3x. Without
-# AMX, int8 leads (on VNNI with 8-bit weights, elsewhere 7-bit); bf16 on AVX-512 BF16 alone and
-# OpenVINO on AVX2 were not measured, so they come after what was.
+# 3.3-4.4x, onnx-int8 3.4-3.8x, openvino 1.1-1.5x, onnx 1.1-1.3x. Without AMX, int8 leads (on
+# VNNI with 8-bit weights, elsewhere 7-bit); bf16 on AVX-512 BF16 alone and OpenVINO on AVX2
+# were not measured, so they come after what was.
 _ORDERS = {
-    "amx": ("openvino-bf16", "onnx-int8", "torch-bf16", "openvino", "onnx", "torch"),
+    "amx": ("openvino-bf16", "onnx-int8", "openvino", "onnx", "torch"),
     "bf16": ("onnx-int8", "openvino-bf16", "openvino", "onnx", "torch"),
     "vnni": ("onnx-int8", "openvino", "onnx", "torch"),
     "other": ("onnx-int8", "onnx", "torch"),
@@ -32,6 +40,9 @@ _ORDERS = {
 
 
 def check_runtime(runtime: str) -> str:
+    if runtime in REMOVED:
+        why, hint = REMOVED[runtime]
+        raise InputError(f"the runtime {runtime!r} was removed: {why}", hint)
     if runtime not in RUNTIMES:
         raise InputError(f"unknown runtime {runtime!r}", f"use one of {', '.join(RUNTIMES)}")
     return runtime

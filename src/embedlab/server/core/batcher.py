@@ -95,6 +95,15 @@ class Batcher:
         self.max_queue_inputs = max_queue_inputs
         self.max_tokens_in_flight = max_tokens_in_flight or 8 * max_batch_tokens
         self.metrics = metrics
+        # the gauges' children, looked up once: labels() takes a lock and builds a key each time
+        self._gauges = (
+            (
+                metrics.queue_depth.labels(model=model.id),
+                metrics.tokens_in_flight.labels(model=model.id),
+            )
+            if metrics is not None
+            else None
+        )
         self._in_flight = 0  # tokens reserved by pieces being prepared, queued or computed
         self._freed: asyncio.Event | None = None  # set whenever tokens are released
         self._pending: deque[_Work] = deque()  # one-piece requests; guarded by _cond
@@ -260,8 +269,8 @@ class Batcher:
         self._in_flight -= tokens
         if self._freed is not None:
             self._freed.set()
-        if self.metrics is not None:
-            self.metrics.tokens_in_flight.labels(model=self.model.id).set(self._in_flight)
+        if self._gauges is not None:
+            self._gauges[1].set(self._in_flight)
 
     # -- stage 1 -------------------------------------------------------------------------------
     def _locked(self, fn: Callable[..., T], *args: Any) -> T:
@@ -406,9 +415,9 @@ class Batcher:
         return self.model.compute(items)
 
     def _report_depth(self) -> None:
-        if self.metrics is not None:
-            self.metrics.queue_depth.labels(model=self.model.id).set(self._waiting)
-            self.metrics.tokens_in_flight.labels(model=self.model.id).set(self._in_flight)
+        if self._gauges is not None:
+            self._gauges[0].set(self._waiting)
+            self._gauges[1].set(self._in_flight)
 
 
 def _deliver(

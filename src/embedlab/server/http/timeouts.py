@@ -14,7 +14,6 @@ few hundred such clients exhaust the server. Two parts:
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -80,9 +79,10 @@ class BodyDeadline:
             if complete or late:
                 return await receive()  # after the body: waiting for a disconnect is fine
             if deadline is None:
-                deadline = time.monotonic() + self.timeout_s
+                deadline = asyncio.get_running_loop().time() + self.timeout_s
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                async with asyncio.timeout_at(deadline):  # no task per read, as wait_for makes
+                    message = await receive()
             except TimeoutError:
                 late = True
                 if not started:
