@@ -19,6 +19,7 @@ from rich.console import Console
 
 from embedlab.apps.explain import HitExplanation
 from embedlab.cli.report import Interrupted
+from embedlab.distributed import import_shards, is_shard_folder
 from embedlab.errors import EmbedlabError, InputError
 from embedlab.progress import progress_bar
 from embedlab.store import (
@@ -468,7 +469,10 @@ def export_command(
 
 @app.command("import")
 def import_command(
-    source: Annotated[Path, typer.Argument(help="A .parquet file written by export.")],
+    source: Annotated[
+        Path,
+        typer.Argument(help="A .parquet file written by export, or an `embed --ray` --out folder."),
+    ],
     location: Location,
     name: NameOption = None,
     storage: Annotated[
@@ -478,16 +482,18 @@ def import_command(
     upsert: Annotated[bool, typer.Option(help="Into an existing collection, replacing.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Create a collection from an export, on any backend, without re-embedding."""
-    with import_parquet(
+    """Create a collection from an export (or the shard folder of `embed --ray`), on any
+    backend, without re-embedding."""
+    load = import_shards if is_shard_folder(source) else import_parquet
+    with load(
         source,
         location,
         name,
         storage=storage,
         index=index,
-        exist_ok=upsert,
         upsert=upsert,
         progress=progress,
+        **({} if load is import_shards else {"exist_ok": upsert}),
     ) as col:
         col.build_index(progress=progress)
         _err.print(f"imported {col.count():,} items into {col.name!r} at {col.location}")

@@ -144,6 +144,23 @@ def _missing_field(path: Path, where: str, field: str, available: list[str]) -> 
     )
 
 
+def json_object(line: str, line_no: int, path: object) -> dict[str, Any]:
+    """One line of a .jsonl file as its JSON object, or a DataFormatError naming the line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(
+            f"line {line_no} of {path} is not valid JSON ({exc.msg})",
+            "each line of a .jsonl file must be one JSON object",
+        ) from None
+    if not isinstance(obj, dict):
+        raise DataFormatError(
+            f"line {line_no} of {path} is a JSON {type(obj).__name__}, not an object",
+            'write one object a line, e.g. {"text": "..."}',
+        )
+    return obj
+
+
 def _jsonl_objects(path: Path) -> Iterator[tuple[int, dict | None]]:
     """``(line number, object)`` for each line; ``None`` for a blank line. Bad lines raise."""
     for line_no, decoded in _decoded_lines(path):
@@ -151,19 +168,7 @@ def _jsonl_objects(path: Path) -> Iterator[tuple[int, dict | None]]:
         if not line:
             yield line_no, None
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                f"line {line_no} of {path} is not valid JSON ({exc.msg})",
-                "each line of a .jsonl file must be one JSON object",
-            ) from None
-        if not isinstance(obj, dict):
-            raise DataFormatError(
-                f"line {line_no} of {path} is a JSON {type(obj).__name__}, not an object",
-                'write one object a line, e.g. {"text": "..."}',
-            )
-        yield line_no, obj
+        yield line_no, json_object(line, line_no, path)
 
 
 def _read_jsonl(path: Path, field: str, id_field: str | None) -> Iterator[tuple[str | None, str]]:
