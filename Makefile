@@ -49,6 +49,11 @@ bench: setup
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/graph.py
 	$(BIN)/python bench/server_limits.py
+	$(BIN)/python bench/media.py
+	$(BIN)/python bench/distributed.py
+	$(BIN)/python bench/ui_map.py
+	$(BIN)/python bench/trained_encoders.py
+	$(BIN)/python bench/finetune.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench

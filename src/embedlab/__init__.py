@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from embedlab.errors import EmbedlabError
     from embedlab.loading import load
     from embedlab.store import Collection, create_collection, open_collection
+    from embedlab.training.finetune import finetune
 
 _LAZY = {
     "Collection": "embedlab.store",
@@ -30,6 +31,7 @@ _LAZY = {
     "Embedder": "embedlab.embedders.base",
     "TokenEmbeddings": "embedlab.embedders.base",
     "EmbedlabError": "embedlab.errors",
+    "finetune": "embedlab.training.finetune",
     "load": "embedlab.loading",
     "methods": "embedlab.embedders.methods",
     "register": "embedlab.embedders.methods",
@@ -41,6 +43,7 @@ __all__ = [
     "EmbedlabError",
     "TokenEmbeddings",
     "create_collection",
+    "finetune",
     "load",
     "methods",
     "open_collection",

@@ -6,6 +6,7 @@ package, and a submodule of the same name would be shadowed by it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +24,18 @@ from embedlab.errors import InputError, ModelFormatError, UnknownModelError
 
 def _is_hf_folder(folder: Path) -> bool:
     return (folder / "config.json").is_file()
+
+
+# Hugging Face model types whose folders hold an image tower and a text tower in one space.
+IMAGE_TEXT_MODEL_TYPES = frozenset({"clip", "siglip", "siglip2"})
+
+
+def _hf_model_type(folder: Path) -> str:
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return ""  # the transformer loader reports a broken config in its own words
+    return str(config.get("model_type", "")) if isinstance(config, dict) else ""
 
 
 # -- options ------------------------------------------------------------------------------------
@@ -110,7 +123,7 @@ def load(name_or_path: str | os.PathLike[str] | Embedder, **params: Any) -> Embe
             inner = catalogue.find(argument)
             if inner is not None and inner.method == method:
                 return _load_catalogue(inner, params)
-            if method == "transformer":
+            if method in ("transformer", "clip"):  # "clip:/path/to/folder" as "transformer:..."
                 return load(argument, **params)
             if method == "remote":  # "remote:MODEL@BASE_URL"
                 klass = method_class(method)
@@ -143,7 +156,8 @@ def _load_folder(path: Path, params: dict[str, Any]) -> Embedder:
     if (path / MODEL_FILE).is_file():
         return _apply_load_options(Embedder.load(path), params, f"in {path}")
     if _is_hf_folder(path):
-        klass = method_class("transformer")
+        method = "clip" if _hf_model_type(path) in IMAGE_TEXT_MODEL_TYPES else "transformer"
+        klass = method_class(method)
         _check_options(
             f"the model in {path}", params, _constructor_options(klass, without=("model",))
         )

@@ -147,7 +147,11 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "train doc2vec": lambda f: [f, "-o", "new-model", "--min-count", "1", "--no-progress"],
         "train glove": lambda f: [f, "-o", "new-model", "--min-count", "1", "--no-progress"],
         "train gpt": lambda f: [f, "-o", "new-model", "--no-progress"],
+        "train dan": lambda f: [f, "-o", "new-model", "--no-progress"],
+        "train bilstm": lambda f: [f, "-o", "new-model", "--no-progress"],
+        "train static": lambda f: [f, "-o", "new-model", "--no-progress"],
         "collection add": lambda f: ["col", f, "--no-progress"],
+        "finetune": lambda f: ["minilm", f, "-o", "new-model", "--no-progress"],
     }
     for command, argv in readers.items():
         for case, name in BAD_DATA.items():
@@ -198,12 +202,22 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "compare": lambda m: ["--models", f"tfidf,{m}", "--out", "compare-out"],
         "explain": lambda m: ["one text", "another", "-m", m],
         "debias": lambda m: [m, "-o", "new-model", "--no-measure"],
+        "finetune": lambda m: [m, "good.csv", "-o", "new-model", "--no-progress"],
+        "train dan": lambda m: ["good.txt", "-o", "new-model", "--teacher", m, "--no-progress"],
+        "train bilstm": lambda m: ["good.txt", "-o", "new-model", "--teacher", m, "--no-progress"],
+        "train static": lambda m: ["good.txt", "-o", "new-model", "--teacher", m, "--no-progress"],
+        "distill": lambda m: [m, "-o", "new-model"],
     }
     for command, argv in models.items():
         for case, name in BAD_MODELS.items():
             add(command, f"model-{case}", *argv(name))
     add("neighbors", "model-corrupt-word-file", "binary.vec", "cat")
     add("neighbors", "model-without-words", "model", "cat")
+    for command in ("train dan", "train bilstm", "train static"):  # teachers of no sentences
+        add(command, "teacher-not-sentence-model", "good.txt", "-o", "m", "--teacher", "model")
+        add(command, "teacher-unfitted-tfidf", "good.txt", "-o", "m", "--teacher", "tfidf")
+    add("distill", "teacher-not-sentence-model", "model", "-o", "m")
+    add("finetune", "model-not-a-transformer", "model", "good.csv", "-o", "new-model")
 
     # Folder outputs: an existing file, or a folder embedlab did not write, is never replaced.
     writers = {
@@ -212,11 +226,16 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "train doc2vec": lambda o: ["good.txt", "-o", o, "--min-count", "1", "--no-progress"],
         "train glove": lambda o: ["good.txt", "-o", o, "--min-count", "1", "--no-progress"],
         "train gpt": lambda o: ["good.txt", "-o", o, "--no-progress"],
+        "train dan": lambda o: ["good.txt", "-o", o, "--no-progress"],
+        "train bilstm": lambda o: ["good.txt", "-o", o, "--no-progress"],
+        "train static": lambda o: ["good.txt", "-o", o, "--no-progress"],
+        "distill": lambda o: ["minilm", "-o", o],
         "graph train": lambda o: ["edges.txt", "-o", o, "--no-progress"],
         "classify train": lambda o: ["good.csv", "-o", o, "-m", "tfidf", "--folds", "2"],
         "embed": lambda o: ["good.txt", "-o", "out.npy", "-m", "tfidf", "--save-model", o],
         "debias": lambda o: ["glove-50d", "-o", o, "--no-measure"],
         "trends": lambda o: ["dated.csv", "-m", "tfidf", "--out", o],
+        "finetune": lambda o: ["minilm", "good.csv", "-o", o, "--no-progress"],
     }
     for command, argv in writers.items():
         for case, name in BAD_OUT_FOLDERS.items():
@@ -257,6 +276,10 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "train doc2vec": (["good.txt", "-o", "m"], ["--epochs -1", "--negative -1"]),
         "train glove": (["good.txt", "-o", "m"], ["--learning-rate -1", "--x-max -1"]),
         "train gpt": (["good.txt", "-o", "m"], ["--steps 0", "--vocab-size 10"]),
+        "train dan": (["good.txt", "-o", "m"], ["--minutes -1", "--epochs 0", "--lr 0"]),
+        "train bilstm": (["good.txt", "-o", "m"], ["--batch-size 1", "--loss nosuch"]),
+        "train static": (["good.txt", "-o", "m"], ["--split nosuch", "--limit 0"]),
+        "distill": (["minilm", "-o", "m"], ["--pca-dims 1"]),
         "graph train": (["edges.txt", "-o", "m"], ["--dim 0", "--walk-length 1"]),
         "graph neighbors": (["model", "a"], ["--topn 0"]),
         "neighbors": (["model", "cat"], ["--topn 0"]),
@@ -266,6 +289,10 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "explain": (["a", "b", "-m", "tfidf"], ["--top 0"]),
         "trends": (["dated.csv", "-m", "tfidf"], ["--k 1", "--alpha 2", "--period fortnight"]),
         "debias": (["glove-50d", "-o", "m", "--no-measure"], ["--k 0", "--sts-limit 1"]),
+        "finetune": (
+            ["minilm", "good.csv", "-o", "m", "--no-progress"],
+            ["--epochs 0", "--batch-size 1", "--eval-split 1.5", "--dims 0", "--score-range 5,0"],
+        ),
     }
     for command, (argv, options) in numbers.items():
         for option in options:
@@ -309,9 +336,32 @@ def _rows() -> list[tuple[str, str, list[str]]]:
     add("serve", "config-empty-folder", "--config", "folder.txt")
     add("serve", "config-binary", "--config", "binary.toml")
     add("serve", "api-keys-file-missing", "--api-keys-file", "missing-keys.txt", "--port", "1")
+    # The web page's own server: its input checks only (a valid target would start serving).
+    add("ui", "missing-collection", "missing-collection", "--no-open")
+    add("ui", "missing-folder", "./missing-folder", "--no-open")
+    add("ui", "file", "afile", "--no-open")
+    add("ui", "folder-without-collections", "notmodel", "--no-open")
+    add("ui", "unknown-model", "col", "--model", "nosuchmodel", "--no-open")
+    add("ui", "bad-port", "col", "--port", "70000", "--no-open")
     # Usage errors: an unknown command or option is one line too.
     add("embed", "unknown-option", "good.txt", "-o", "out.npy", "--no-such-option")
     add("embed", "missing-argument")
+    # `embed --ray`: every input is checked before the cluster is joined (port 1: nothing there).
+    ray = ["--no-progress", "--ray", "127.0.0.1:1"]
+    for case, name in BAD_DATA.items():
+        if case not in ("folder", "empty-line"):  # a folder is an input; empty texts: in actors
+            add("embed", f"ray-{case}", name, "-o", "shards", "-m", "model", *ray)
+    for case, name in BAD_MODELS.items():
+        add("embed", f"ray-model-{case}", "good.txt", "-o", "shards", "-m", name, *ray)
+    for case, out in {"out-is-file": "afile", "out-is-foreign-folder": "notmodel"}.items():
+        add("embed", f"ray-{case}", "good.txt", "-o", out, "-m", "model", *ray)
+    add("embed", "ray-out-is-npy", "good.txt", "-o", "out.npy", "-m", "model", *ray)
+    add("embed", "ray-unfitted-model", "good.txt", "-o", "shards", "-m", "tfidf", *ray)
+    add("embed", "ray-bad-address", "good.txt", "-o", "shards", "-m", "model", *ray)
+    add("embed", "ray-local-collection", "good.txt", "-o", "shards", "-m", "model",
+        "--collection", "col", *ray)  # fmt: skip
+    add("embed", "ray-fields-of-txt", "good.txt", "-o", "shards", "-m", "model",
+        "--fields", "label", *ray)  # fmt: skip
     return rows
 
 

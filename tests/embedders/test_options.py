@@ -145,6 +145,18 @@ def _models() -> dict[str, tuple[Callable[[], Embedder], dict[str, Any], str]]:
             {"normalize": True, "max_length": 1},
             "max_length must be a whole number of at least 2",
         ),
+        "voice": (lambda: embedlab.load("voice"), {"max_seconds": 30, "rate": 0.1}, "rate must"),
+        "mfcc": (lambda: embedlab.load("mfcc"), {"max_seconds": 30, "n_mfcc": 40}, "'n_mfcc'"),
+        "clip": (
+            lambda: method_class("clip")("/nowhere/clip"),
+            {"threads": 1, "max_pixels": 0},
+            "max_pixels must be at least 1",
+        ),
+        "pixels": (lambda: embedlab.load("pixels"), {"grey": True, "size": 1}, "size must"),
+        "hog": (lambda: embedlab.load("hog"), {"max_pixels": 100, "cell": 64}, "'cell' of"),
+        "image-cnn": (lambda: embedlab.load("image-cnn"), {"dim": 8, "lr": 0}, "lr must"),
+        "dan": (lambda: embedlab.load("dan"), {"hidden": 64, "layers": -1}, "layers must be"),
+        "bilstm": (lambda: embedlab.load("bilstm"), {"hidden": 64, "dim": 0}, "dim must be"),
     }
 
 

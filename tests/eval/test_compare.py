@@ -91,3 +91,14 @@ def test_compare_cli_prints_the_table(home, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "glove-50d" in done.stdout and (tmp_path / "cmp" / "compare.png").is_file()
+
+
+def test_compare_ranks_audio_and_image_models_on_their_own_tasks(home):
+    """Media models get compare rows: no sentence speed (they take no text), scores from the
+    speaker and digit tasks, and a text task is an error of that row, not of the run."""
+    reports = {r.model: r for r in compare(["mfcc", "pixels"], ["speakers", "digits"], limit=300)}
+    mfcc, pixels = reports["mfcc"], reports["pixels"]
+    assert mfcc.sentences_per_second is None and pixels.sentences_per_second is None
+    assert mfcc.scores["speakers"] > 0.5  # 8 voices: chance is about 1/8
+    assert pixels.scores["digits"] > 0.5  # 10 digits: chance is 0.1
+    assert "speakers" in pixels.errors and "digits" in mfcc.errors

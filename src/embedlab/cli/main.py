@@ -7,11 +7,15 @@ import typer
 from embedlab.cli import apps, collection, compare, embed, evaluate, models, serve, tokenize, tour
 from embedlab.cli import context as context_cli
 from embedlab.cli import data as data_cli
+from embedlab.cli import distill as distill_cli
 from embedlab.cli import explain as explain_cli
+from embedlab.cli import finetune as finetune_cli
 from embedlab.cli import graph as graph_cli
 from embedlab.cli import info as info_cli
 from embedlab.cli import train as train_cli
 from embedlab.cli import train_gpt as train_gpt_cli
+from embedlab.cli import train_sentence as train_sentence_cli
+from embedlab.cli import ui as ui_cli
 from embedlab.cli import words as words_cli
 from embedlab.cli.report import main_exit
 
@@ -31,6 +35,11 @@ app.command("compare")(compare.compare_command)
 app.command("info")(info_cli.info_command)
 app.add_typer(models.app, name="models")
 train_cli.app.command("gpt")(train_gpt_cli.train_gpt_command)
+train_cli.app.command("dan")(train_sentence_cli.train_dan_command)
+train_cli.app.command("bilstm")(train_sentence_cli.train_bilstm_command)
+train_cli.app.command("static")(train_sentence_cli.train_static_command)
+app.command("distill")(distill_cli.distill_command)
+app.command("finetune")(finetune_cli.finetune_command)
 app.add_typer(train_cli.app, name="train")
 app.command("context")(context_cli.context_command)
 app.add_typer(data_cli.app, name="data")
@@ -50,6 +59,7 @@ app.command("ask")(apps.ask_command)
 app.command("explain")(explain_cli.explain_command)
 app.command("debias")(explain_cli.debias_command)
 app.command("trends")(explain_cli.trends_command)
+app.command("ui")(ui_cli.ui_command)
 
 
 def main() -> None:

@@ -172,6 +172,10 @@ class Embedder(ABC):
 
     method: ClassVar[str] = ""
     trainable: ClassVar[bool] = False
+    # what ``embed`` takes: "text" (checked by check_texts); audio and image embedders
+    # (embedlab.media.embedder.MediaEmbedder) say "audio" or "image" and take files, bytes or
+    # arrays, so collections, the server and the CLI can tell a model's inputs before calling it
+    input_kind: ClassVar[str] = "text"
     # every constructor option, once: default, when it may change, check (see options.py)
     options: ClassVar[Options] = ()
     # constructor arguments that are data, not options: never saved, not taken by load(folder)

@@ -34,6 +34,14 @@ METHODS: dict[str, str] = {
     "node2vec": "embedlab.embedders.graph.embedder:Node2VecEmbedder",
     "onnx-sentence": "embedlab.embedders.packaged.onnx_sentence:OnnxSentenceEmbedder",
     "e5": "embedlab.embedders.packaged.e5:E5Embedder",
+    "voice": "embedlab.embedders.audio.voice:VoiceEmbedder",
+    "mfcc": "embedlab.embedders.audio.mfcc:MfccEmbedder",
+    "clip": "embedlab.embedders.image.clip:ClipEmbedder",
+    "pixels": "embedlab.embedders.image.classic:PixelEmbedder",
+    "hog": "embedlab.embedders.image.classic:HogEmbedder",
+    "image-cnn": "embedlab.embedders.image.cnn:ImageCnnEmbedder",
+    "dan": "embedlab.embedders.sentence.dan:DANEmbedder",
+    "bilstm": "embedlab.embedders.sentence.bilstm:BiLSTMEmbedder",
 }
 
 

@@ -31,6 +31,9 @@ _TASKS: dict[str, str] = {
     "pairs": "embedlab.eval.pairs:PairClassification",
     "bias": "embedlab.eval.bias:WEAT",
     "contextuality": "embedlab.eval.contextuality:Contextuality",
+    "wordnet-usage": "embedlab.eval.wordnet_usage:WordNetUsage",
+    "speakers": "embedlab.eval.media:SpeakerRetrieval",
+    "digits": "embedlab.eval.media:DigitRetrieval",
 }
 
 

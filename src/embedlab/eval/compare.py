@@ -127,19 +127,21 @@ def measure(spec: str, tasks: list[str], limit: int | None) -> dict[str, Any]:
 
     started = time.perf_counter()
     model = load_spec(spec)
-    texts = _speed_texts()
-    if model.trainable and not model.is_fitted:
-        model.fit(texts)
-    model.embed(texts[:1])  # weights are loaded lazily; count that as loading
-    load_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    model.embed(texts, batch_size=32)
-    speed = len(texts) / (time.perf_counter() - started)
-    out: dict[str, Any] = {
-        "dim": model.dim,
-        "load_seconds": load_seconds,
-        "sentences_per_second": speed,
-    }
+    out: dict[str, Any] = {"dim": None, "sentences_per_second": None}
+    if model.input_kind == "text":
+        texts = _speed_texts()
+        if model.trainable and not model.is_fitted:
+            model.fit(texts)
+        model.embed(texts[:1])  # weights are loaded lazily; count that as loading
+        out["load_seconds"] = time.perf_counter() - started
+        started = time.perf_counter()
+        model.embed(texts, batch_size=32)
+        out["sentences_per_second"] = len(texts) / (time.perf_counter() - started)
+        out["dim"] = model.dim
+    else:  # audio and image models: no sentences to time; their tasks fit them on their items
+        out["load_seconds"] = time.perf_counter() - started
+        if model.is_fitted:
+            out["dim"] = model.dim
     out["scores"], out["errors"] = {}, {}
     for name in tasks:
         try:

@@ -23,6 +23,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,14 @@ class ServedModel:
     @property
     def path(self) -> str:
         return "staged" if self.stages is self.embedder else "whole texts"
+
+    @cached_property
+    def unit_vectors(self) -> bool:
+        """True when the model's vectors are already unit length (a transformer that
+        normalises), so the server need not normalise them again."""
+        return getattr(self.embedder, "method", None) == "transformer" and bool(
+            getattr(self.embedder, "normalize", False)
+        )
 
     @property
     def prepare_tokenizes(self) -> bool:
@@ -197,6 +206,7 @@ class ServedModel:
             "dimensions": self.dim,
             "max_tokens": self.max_tokens,
             "accepts_token_ids": self.tokenizer is not None,
+            "input_kind": self.embedder.input_kind,  # audio/image: send media items (extension)
             "aliases": list(self.aliases),
             **self._runtime_info(),
         }
@@ -272,10 +282,12 @@ def serve_embedder(
     """Wrap a ready embedder for serving (warmed up, its staged path checked)."""
 
     spec = spec or model_id
-    embedder.embed(["warm up"])  # load weights now, not on the first request
-    max_tokens = getattr(embedder, "max_length", None)
+    media = embedder.input_kind != "text"  # audio/image: embedded by http/media_input.py
+    if not media:
+        embedder.embed(["warm up"])  # load weights now, not on the first request
+    max_tokens = None if media else getattr(embedder, "max_length", None)
     stages: Any = embedder
-    if not stages_match_embed(embedder, max_tokens):
+    if not media and not stages_match_embed(embedder, max_tokens):
         stages = WholeTexts(embedder)
     entry_info = catalogue.find(spec)
     aliases: set[str] = {spec, embedder.name}

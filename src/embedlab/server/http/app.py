@@ -25,11 +25,12 @@ from embedlab.server.core.served import ServedModel, load_models, model_lookup
 from embedlab.server.http import collections_api, jobs_api, openai_api, ops_api, tokenize_api
 from embedlab.server.http.auth import ApiKeys
 from embedlab.server.http.errors import install_error_handlers
-from embedlab.server.http.fastpath import EmbeddingsFastPath
+from embedlab.server.http.fastpath import EmbeddingsFastPath, EmbedlabApp
 from embedlab.server.http.limits import BodySizeLimit, RateLimiter
 from embedlab.server.http.metrics import MetricsMiddleware
 from embedlab.server.http.state import ServerState
 from embedlab.server.http.timeouts import BodyDeadline, HeaderDeadlineProtocol
+from embedlab.server.http.ui_routes import router as ui_router
 
 log = logging.getLogger("embedlab.server")
 
@@ -72,7 +73,7 @@ def create_app(
         finally:
             await _stop(state)
 
-    app = FastAPI(
+    app = EmbedlabApp(
         title="embedlab",
         version=__version__,
         description=DESCRIPTION,
@@ -86,13 +87,23 @@ def create_app(
     app.include_router(tokenize_api.router)
     app.include_router(jobs_api.router)
     app.include_router(collections_api.router)
+    app.include_router(ui_router)  # the web page at /ui
 
-    app.add_middleware(EmbeddingsFastPath)  # innermost: inside the limits and the metrics
     app.add_middleware(BodyDeadline, timeout_s=config.body_timeout_s)
     app.add_middleware(
         BodySizeLimit, max_bytes=config.max_body_bytes, upload_bytes=config.max_upload_bytes
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # the hot path, POST /v1/embeddings, below FastAPI: the same limits and metrics, in the same
+    # order, around a handler of its own (see fastpath)
+    app.hot = MetricsMiddleware(
+        BodySizeLimit(
+            BodyDeadline(EmbeddingsFastPath(), timeout_s=config.body_timeout_s),
+            max_bytes=config.max_body_bytes,
+            upload_bytes=config.max_upload_bytes,
+        ),
+        metrics=metrics,
+    )
     return app
 
 

@@ -5,7 +5,9 @@ LlamaIndex) work unchanged against ``base_url="http://HOST:PORT/v1"``. ``base64`
 little-endian float32 bytes of each vector, which is what the ``openai`` client asks for by
 default and decodes with ``np.frombuffer(..., dtype="float32")``.
 
-One extension: ``truncate: true`` cuts over-long inputs instead of refusing them with 400.
+Extensions: ``truncate: true`` cuts over-long inputs instead of refusing them with 400; audio
+and image models take ``input`` items ``{"type": "audio" | "image", "data": BASE64}``
+(:mod:`embedlab.server.http.media_input`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from embedlab.server.core.served import ServedModel
 from embedlab.server.http.auth import require_api_key
 from embedlab.server.http.errors import ApiError
 from embedlab.server.http.limits import check_count, check_inputs
+from embedlab.server.http.media_input import MediaItem, embed_media, wants_media
 from embedlab.server.http.state import ServerState, get_state
 
 try:  # JSON of float vectors is the costliest step of a small request; orjson is ~20x faster
@@ -33,7 +36,8 @@ except ImportError:  # pragma: no cover - the standard library does the same, sl
     orjson = None  # type: ignore[assignment]
 
 TokenId = Annotated[StrictInt, Field(ge=0)]
-EmbeddingInput = StrictStr | list[StrictStr] | list[TokenId] | list[list[TokenId]]
+# list[MediaItem]: {"type": "audio" | "image", "data": BASE64} items (extension; media_input.py)
+EmbeddingInput = StrictStr | list[StrictStr] | list[TokenId] | list[list[TokenId]] | list[MediaItem]
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["OpenAI-compatible"])
 
@@ -112,9 +116,8 @@ async def embed_texts(
     )
     limit = state.token_limit(model)
     try:
-        vectors, tokens = await asyncio.wait_for(
-            batcher.embed_texts(texts, limit, truncate), config.request_timeout_s
-        )
+        async with asyncio.timeout(config.request_timeout_s):  # no task per request, as wait_for
+            vectors, tokens = await batcher.embed_texts(texts, limit, truncate)
     except QueueFullError:
         state.metrics.rejected.labels(reason="queue_full").inc()
         raise
@@ -129,7 +132,7 @@ async def embed_texts(
             code="timeout",
             headers={"Retry-After": "1"},
         ) from None
-    if config.normalize:
+    if config.normalize and not model.unit_vectors:
         vectors = l2_normalize(vectors)
     return vectors, tokens
 
@@ -164,7 +167,10 @@ async def embeddings_payload(state: ServerState, body: EmbeddingRequest) -> byte
             param="dimensions",
             code="invalid_dimensions",
         )
-    vectors, tokens = await embed_texts(state, model, body.input, truncate=body.truncate)
+    if wants_media(model, body.input):  # audio and image items: see media_input.py
+        vectors, tokens = await embed_media(state, model, body.input)
+    else:
+        vectors, tokens = await embed_texts(state, model, body.input, truncate=body.truncate)
     if body.dimensions is not None and body.dimensions < model.dim:
         vectors = l2_normalize(np.ascontiguousarray(vectors[:, : body.dimensions]))
     vectors = np.ascontiguousarray(vectors, dtype="<f4")
