@@ -11,9 +11,11 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from embedlab.errors import OutputError
 
@@ -150,3 +152,23 @@ def link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
+
+
+def write_json_atomic(
+    path: str | os.PathLike[str], data: Any, *, indent: int | None = None, durable: bool = True
+) -> None:
+    """Write ``data`` as JSON whole: a uniquely named temporary sibling (``.NAME.8hex.tmp``,
+    so concurrent writers never share one), fsynced when ``durable``, renamed into place. A
+    reader or a crash sees the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=indent, ensure_ascii=False)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from embedlab._io import write_json_atomic
 from embedlab.errors import OutputError
 
 OUTPUT_FORMATS = (".npy", ".parquet")
@@ -48,15 +49,6 @@ def output_format(path: Path) -> str:
             "name the output .npy (vectors only) or .parquet (id, text, vector)",
         )
     return suffix
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def check_output(path: str | os.PathLike[str]) -> Path:
@@ -112,7 +104,7 @@ class EmbeddingRun:
             return state
         self.partial.mkdir(parents=True, exist_ok=True)
         state = {"fingerprint": self.fingerprint, "rows": 0, "chunks": 0, "dim": None}
-        _write_json_atomic(state_path, state)
+        write_json_atomic(state_path, state)
         return state
 
     @property
@@ -147,7 +139,7 @@ class EmbeddingRun:
             chunks=self.state["chunks"] + 1,
             dim=vectors.shape[1],
         )
-        _write_json_atomic(self.partial / STATE_FILE, self.state)
+        write_json_atomic(self.partial / STATE_FILE, self.state)
 
     def _append_npy(self, vectors: np.ndarray) -> None:
         """Append rows after the last recorded ones; bytes of a crashed append are cut off first."""

@@ -234,5 +234,8 @@ def test_the_pages_endpoints_answer_in_the_servers_error_shape(ui_server):
         assert "does not occur in text 1" in error(word, 400)["message"]
         unknown = http.post("/v1/ui/compare/runs", json={"models": "nosuchmodel"})
         assert error(unknown, 404)["code"] == "model_not_found"
+        for spec in ("/etc", "../models/x", "remote:m@http://10.0.0.1/v1", "transformer:/tmp"):
+            refused = http.post("/v1/ui/compare/runs", json={"models": spec, "tasks": "sts"})
+            assert "catalogue models and methods" in error(refused, 400)["message"], spec
         missing_run = http.get("/v1/ui/compare/runs/cmp-000")
         assert error(missing_run, 404)["code"] == "run_not_found"

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from embedlab._io import write_json_atomic as write_json
 from embedlab.errors import DataFormatError, InputError, OutputError
 
 MANIFEST = "_manifest.json"
@@ -69,12 +70,7 @@ def check_out_folder(path: str | os.PathLike[str]) -> Path:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_json(path, data, indent=1)
 
 
 class Journal:

@@ -20,6 +20,7 @@ from typing import Any
 
 import embedlab
 from embedlab import catalogue, cpu
+from embedlab._io import write_json_atomic
 from embedlab._version import __version__
 from embedlab.embedders.methods import METHODS, methods, suggestion
 from embedlab.errors import InputError, ModelFormatError, OutputError, UnknownModelError
@@ -239,9 +240,7 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    write_json_atomic(path, data, durable=False)  # a cache: measured again if lost
 
 
 # -- reporting ----------------------------------------------------------------------------------

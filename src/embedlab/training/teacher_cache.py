@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from embedlab._io import write_json_atomic
 from embedlab.embedders.base import Embedder
 from embedlab.embedders.words.corpus import iter_texts
 from embedlab.errors import InputError, OutputError
@@ -165,9 +166,7 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, data, durable=False)  # a cache: rebuilt if lost
 
 
 def _write_npy(path: Path, array: np.ndarray) -> None:

@@ -26,7 +26,6 @@ import fcntl
 import itertools
 import json
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -39,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from embedlab._io import write_json_atomic
 from embedlab.batch import embed_file
 from embedlab.errors import EmbedlabError
 from embedlab.server.core.errors import (
@@ -119,15 +119,6 @@ class Job:
             if self.status == "succeeded" and self.collection is None
             else None,
         }
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def resolve_data_path(data_dir: str | None, given: str) -> Path:
@@ -234,7 +225,7 @@ class JobManager:
 
     # -- reading ---------------------------------------------------------------------------------
     def _save(self, job: Job) -> None:
-        _write_json_atomic(self.folder / job.id / JOB_FILE, asdict(job))
+        write_json_atomic(self.folder / job.id / JOB_FILE, asdict(job), indent=1)
 
     def load(self, job_id: str) -> Job | None:
         if not JOB_ID.match(job_id):

@@ -90,6 +90,18 @@ class CompareRun:
         }
 
 
+def _refuse_paths_and_endpoints(spec: str) -> None:
+    """A client of the server names catalogue models and methods only: a folder would load
+    whatever lies on the server's disk, a remote spec would make the server call any URL."""
+    name = spec.partition("@")[0].strip()
+    if any(mark in name for mark in ("/", "\\", ":")) or name.startswith((".", "~")):
+        raise InputError(
+            f"the page compares catalogue models and methods, not {spec!r}",
+            "pick e.g. tfidf or minilm; run `embedlab compare --models ...` on the machine "
+            "itself for model folders and remote endpoints",
+        )
+
+
 class CompareRuns:
     """At most one compare running; earlier runs kept (the last 20) for their results."""
 
@@ -113,6 +125,8 @@ class CompareRuns:
             )
         if limit is not None and limit < 1:
             raise InputError(f"limit must be at least 1, got {limit}", "use e.g. 100")
+        for spec in models:
+            _refuse_paths_and_endpoints(spec)
         check_specs(models)
         for task in tasks:
             get_task(task, limit=limit)

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from embedlab._io import write_json_atomic as write_json
 from embedlab.store.config import FORMAT_NAME, FORMAT_VERSION, CollectionConfig
 from embedlab.store.errors import CorruptCollectionError, UnknownCollectionError
 
@@ -63,12 +64,8 @@ def fsync_dir(folder: Path) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """The shared atomic writer (its temporary names match TEMP_FILE), then the folder synced."""
+    write_json(path, data, indent=2)
     fsync_dir(path.parent)
 
 
