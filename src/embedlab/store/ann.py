@@ -27,6 +27,10 @@ from embedlab.store.config import CollectionConfig, bytes_per_vector
 
 TRAIN_SAMPLE = 65_536  # rows used to fit the int8 quantizer's per-dimension ranges
 CHUNK_ROWS = 32_768  # rows per step of exact search and of index building
+# queries per step of exact search: the keys of 256 queries x 32,768 rows and their partition
+# take about 100 MB (45,000 queries at once took 22 GB, and the OOM killer, when fine-tuning
+# mined hard negatives)
+QUERY_BLOCK = 256
 
 
 def _faiss() -> Any:
@@ -222,6 +226,14 @@ def exact_search(
     """
     m = len(queries)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if m > QUERY_BLOCK:  # a block of keys per step: m x CHUNK_ROWS would not fit in memory
+        parts = [
+            exact_search(
+                queries[i : i + QUERY_BLOCK], vectors, k, metric, allowed=allowed, rows=rows
+            )
+            for i in range(0, m, QUERY_BLOCK)
+        ]
+        return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
     best_slots = np.full((m, k), -1, dtype=np.int64)
     best_keys = np.full((m, k), -np.inf, dtype=np.float32)
     total = len(rows) if rows is not None else len(vectors)
@@ -253,8 +265,16 @@ def score_keys(queries: np.ndarray, block: np.ndarray, metric: str) -> np.ndarra
 def _merge(
     slots_a: np.ndarray, keys_a: np.ndarray, slots_b: np.ndarray, keys_b: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` of a running top-``k`` (``(m, k)``) and a block's keys (``(m, n)``, its
+    slots ``(n,)``): the block is cut to its own top ``k`` first, so no ``(m, k + n)`` copies."""
+    n = keys_b.shape[1]
+    if n > k:
+        part = np.argpartition(keys_b, n - k, axis=1)[:, n - k :]
+        keys_b, slots_b = np.take_along_axis(keys_b, part, axis=1), slots_b[part]
+    else:
+        slots_b = np.broadcast_to(slots_b, keys_b.shape)
     keys = np.concatenate([keys_a, keys_b], axis=1)
-    slots = np.concatenate([slots_a, np.broadcast_to(slots_b, keys_b.shape)], axis=1)
+    slots = np.concatenate([slots_a, slots_b], axis=1)
     if keys.shape[1] > k:
         part = np.argpartition(-keys, k - 1, axis=1)[:, :k]
         keys = np.take_along_axis(keys, part, axis=1)
