@@ -76,9 +76,10 @@ def sts_rows(args, work: Path) -> list[list[str]]:
     task = get_task("sts")
     before = task.run(embedlab.load(BASE)).main_score / 100  # the STS task reports x100
     train = [{"sentence1": a, "sentence2": b, "score": s} for a, b, s in sts_benchmark("train")]
-    report, seconds = run(train, work / "sts", args, batch_size=16, epochs=1)
+    report, seconds = run(train, work / "sts", args, batch_size=16, epochs=args.sts_epochs)
     after = task.run(embedlab.load(work / "sts")).main_score / 100
-    return [_row("STS-B test Spearman (CoSENT, train split)", before, after, report, seconds)]
+    label = f"STS-B test Spearman (CoSENT, train split, {args.sts_epochs} epoch(s))"
+    return [_row(label, before, after, report, seconds)]
 
 
 _BEFORE: dict[str, float] = {}
@@ -112,9 +113,14 @@ def wn_hard_rows(args, work: Path) -> list[list[str]]:
     # mining embeds every pair with the base model; a budget run sees a prefix anyway
     mined = pairs[: args.mine_rows] if args.mine_rows else pairs
     k = args.hard_negatives
-    report, seconds = run(mined, work / "wn-hard", args, batch_size=32, hard_negatives=k)
+    report, seconds = run(
+        mined, work / "wn-hard", args, batch_size=32, hard_negatives=k, epochs=args.wn_epochs
+    )
     after = WordNetUsage().run(embedlab.load(work / "wn-hard")).main_score
-    name = f"... MNRL with {k} mined hard negatives ({len(mined):,} pairs mined)"
+    name = (
+        f"... MNRL with {k} mined hard negatives ({len(mined):,} pairs mined, "
+        f"{args.wn_epochs} epoch(s) within --minutes)"
+    )
     return [_row(name, before, after, report, seconds)]
 
 
@@ -204,6 +210,8 @@ def _row(name, before, after, report, seconds, before_name="MiniLM zero-shot") -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=4.0, help="training budget per run")
+    parser.add_argument("--sts-epochs", type=int, default=1, help="epochs of the STS-B run")
+    parser.add_argument("--wn-epochs", type=int, default=1, help="epochs of the wn-hard run")
     parser.add_argument("--seeds", type=int, default=3, help="few-shot seeds (the issue: 5)")
     parser.add_argument("--shots", default="8", help="examples per class, e.g. 8,32")
     parser.add_argument("--hard-negatives", type=int, default=3)
