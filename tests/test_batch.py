@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import embedlab
-from embedlab.batch import EmbeddingInterrupted, embed_file, run_fingerprint
+from embedlab.batch import ChunkWriter, EmbeddingInterrupted, embed_file, run_fingerprint
 from embedlab.errors import DataFormatError, InputError, OutputError
 from embedlab.output import EmbeddingRun, read_vectors
 
@@ -103,6 +103,24 @@ def test_state_file_records_progress(tmp_path):
     np.testing.assert_array_equal(
         np.load(EmbeddingRun(tmp_path / "v.npy", {"k": 1}).finish()), np.ones((2, 3))
     )
+
+
+def test_background_writes_land_in_order_and_their_errors_surface(tmp_path):
+    run = EmbeddingRun(tmp_path / "v.parquet", {"k": 2})
+    chunks = [np.full((3, 4), k, np.float32) for k in range(5)]
+    with ChunkWriter(run) as writer:
+        for k, chunk in enumerate(chunks):
+            writer.write([3 * k, 3 * k + 1, 3 * k + 2], ["t"] * 3, chunk)
+    assert run.rows_done == 15  # the last chunk was written before the block ended
+    table = pq.read_table(run.finish())
+    assert table.column("id").to_pylist() == list(range(15))
+    np.testing.assert_array_equal(read_vectors(tmp_path / "v.parquet"), np.concatenate(chunks))
+    # a chunk the run refuses (another dimension) fails the block, after the good ones landed
+    run = EmbeddingRun(tmp_path / "w.npy", {"k": 3})
+    with pytest.raises(OutputError, match="dimension 5"), ChunkWriter(run) as writer:
+        writer.write([0], ["a"], np.ones((1, 4), np.float32))
+        writer.write([1], ["b"], np.ones((1, 5), np.float32))
+    assert run.rows_done == 1
 
 
 def test_inputs_and_outputs_are_checked_before_any_work(tmp_path, corpus, fitted_tfidf):

@@ -24,6 +24,7 @@ import numpy as np
 
 from embedlab._io import write_json_atomic as write_json
 from embedlab.errors import DataFormatError, InputError, OutputError
+from embedlab.output import parquet_write_options
 
 MANIFEST = "_manifest.json"
 JOURNAL = "_journal.jsonl"
@@ -144,7 +145,7 @@ def write_shard(out: Path, key: str, table: Any) -> Path:
     final = shard_path(out, key)
     tmp = out / f".{key}.{uuid.uuid4().hex}.tmp"
     try:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, **parquet_write_options(table.column_names))
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)

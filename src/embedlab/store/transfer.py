@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from embedlab.errors import DataFormatError, InputError, OutputError
+from embedlab.output import parquet_write_options
 from embedlab.progress import progress_bar
 from embedlab.store.collection import Collection
 from embedlab.store.config import CollectionConfig
@@ -58,7 +59,7 @@ def export_parquet(
     rows = 0
     try:
         with (
-            pq.ParquetWriter(tmp, schema) as writer,
+            pq.ParquetWriter(tmp, schema, **parquet_write_options(schema.names)) as writer,
             progress_bar(
                 f"exporting {collection.name}", collection.count(), enabled=progress
             ) as advance,
