@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
 
@@ -137,30 +137,42 @@ def l2_normalize(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class PreparedTexts:
-    """Texts after the default :meth:`Embedder.prepare`: cut to the token limit, words counted.
+class PreparedItems(Generic[T]):
+    """Inputs after a model's ``prepare`` (stage 1 of the server), with a length each.
 
     The same shape as a transformer's ``Encoded`` (``lengths``, ``slice``, ``concat``), so a
     server queues, splits and merges every model's prepared inputs alike.
     """
 
-    texts: list[str]
-    lengths: list[int]  # tokens (words, at least 1) per input
+    items: list[T]
+    lengths: list[int]  # tokens per input (the batcher's budgets count them)
 
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def slice(self, start: int, stop: int) -> PreparedTexts:
-        return PreparedTexts(self.texts[start:stop], self.lengths[start:stop])
+    def slice(self, start: int, stop: int) -> Self:
+        return type(self)(self.items[start:stop], self.lengths[start:stop])
 
-    @staticmethod
-    def concat(parts: Sequence[PreparedTexts]) -> PreparedTexts:
+    @classmethod
+    def concat(cls, parts: Sequence[Self]) -> Self:
         if len(parts) == 1:
             return parts[0]
-        return PreparedTexts(
-            [t for part in parts for t in part.texts], [n for part in parts for n in part.lengths]
+        return cls(
+            [x for part in parts for x in part.items], [n for part in parts for n in part.lengths]
         )
+
+
+class PreparedTexts(PreparedItems[str]):
+    """Texts after the default :meth:`Embedder.prepare`: cut to the token limit, words counted
+    (at least 1 per text)."""
+
+    @property
+    def texts(self) -> list[str]:
+        return self.items
 
 
 class Embedder(ABC):

@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from embedlab.embedders.base import Embedder, TokenEmbeddings, l2_normalize
+from embedlab.embedders.base import Embedder, PreparedItems, TokenEmbeddings, l2_normalize
 from embedlab.errors import EmbedlabError, InputError
 from embedlab.extras import require
 from embedlab.media.errors import WrongInputKindError
@@ -45,24 +44,8 @@ class NoWalkthroughError(EmbedlabError):
     """The model has no per-window or per-token view of its input."""
 
 
-@dataclass(frozen=True)
-class PreparedMedia:
-    """Decoded items (the server's stage 1), shaped like ``PreparedTexts`` for its batcher."""
-
-    items: list[Any]
-    lengths: list[int]  # 1 per item: media is not counted in tokens
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def slice(self, start: int, stop: int) -> PreparedMedia:
-        return PreparedMedia(self.items[start:stop], self.lengths[start:stop])
-
-    @staticmethod
-    def concat(parts: Sequence[PreparedMedia]) -> PreparedMedia:
-        return PreparedMedia(
-            [x for part in parts for x in part.items], [n for part in parts for n in part.lengths]
-        )
+class PreparedMedia(PreparedItems[Any]):
+    """Decoded items (the server's stage 1); lengths are 1 per item: media has no tokens."""
 
 
 class MediaEmbedder(Embedder):
