@@ -16,19 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
 import statistics
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
-READY = re.compile(r"embedlab server ready at (http://127\.0\.0\.1:\d+)")
+from embedlab.server.child import ServerProcess
+
 WORDS = (  # noqa: SIM905
     "the bank raised interest rates again this year while markets fell and investors sold "
     "shares of technology companies as the central committee discussed inflation housing "
@@ -49,48 +46,17 @@ def long_texts(n: int, chars: int, seed: int = 0) -> list[str]:
     return out
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, src: str | None, config: str | None) -> None:
-        env = {**os.environ, "EMBEDLAB_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        if src:
-            env["PYTHONPATH"] = src
-        args = ["--host", "127.0.0.1", "--port", "0", "--models", "minilm"]
-        args += ["--log-level", "warning"] + (["--config", config] if config else [])
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "embedlab.cli.main", "serve", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.url: str | None = None
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                match = READY.search(line)
-                if match:
-                    self.url = match.group(1)
-                    ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(300):
-            self.proc.kill()
-            raise RuntimeError("the server did not start")
+        env = {"EMBEDLAB_THREADS": "1", **({"PYTHONPATH": src} if src else {})}
+        args = ["--models", "minilm"] + (["--config", config] if config else [])
+        super().__init__(*args, env=env, timeout=300)
 
     def memory(self) -> tuple[float, float]:
         """(RSS, peak RSS) in MB."""
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         values = dict(re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M))
         return int(values["VmRSS"]) / 1024, int(values["VmHWM"]) / 1024
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 async def scenario(url: str, big: int, texts: list[str], truncate: bool) -> dict:

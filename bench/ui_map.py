@@ -25,12 +25,10 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -38,10 +36,11 @@ import httpx
 
 import embedlab
 from embedlab.paths import cache_home
+from embedlab.server.child import ServerProcess
 from embedlab.store import create_collection
 
 ROOT = Path(__file__).resolve().parents[1]
-READY = re.compile(r"embedlab server ready at (http://127\.0\.0\.1:\d+)")
+
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -125,44 +124,9 @@ def build(folder: Path, size: int, model: str) -> dict[str, float]:
     return {"embed_and_store_s": built, "index_s": time.perf_counter() - started - built}
 
 
-class Server:
-    def __init__(self, collections: Path, home: Path, model: str) -> None:
-        env = {**os.environ, "EMBEDLAB_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-        env.setdefault("HF_HUB_OFFLINE", "1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "embedlab.cli.main", "serve", "--host", "127.0.0.1"]
-            + ["--port", "0", "--models", model, "--collections", str(collections)]
-            + ["--log-level", "warning"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.url = ""
-        ready = threading.Event()
-        lines: list[str] = []
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                lines.append(line)
-                match = READY.search(line)
-                if match:
-                    self.url = match.group(1)
-                    ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(300):
-            self.stop()
-            raise SystemExit("the server did not start:\n" + "".join(lines))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+def start_server(collections: Path, home: Path, model: str) -> ServerProcess:
+    env = {"EMBEDLAB_HOME": str(home), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    return ServerProcess("--models", model, "--collections", str(collections), env=env, timeout=300)
 
 
 def timed_get(url: str) -> tuple[float, str, int]:
@@ -239,12 +203,12 @@ def main() -> None:
         print(f"building a {args.size:,}-item collection with {args.model} ...", flush=True)
         prep = build(collections, args.size, args.model)
         print(f"  {prep}", flush=True)
-        server = Server(collections, home, args.model)
+        server = start_server(collections, home, args.model)
         map_url = f"{server.url}/v1/ui/collections/{NAME}/map"
         first, source1, size_bytes = timed_get(map_url)
         again, source2, _ = timed_get(map_url)
         server.stop()
-        server = Server(collections, home, args.model)  # a restart: the disk cache answers
+        server = start_server(collections, home, args.model)  # a restart: the disk cache answers
         map_url = f"{server.url}/v1/ui/collections/{NAME}/map"
         page_url = f"{server.url}/ui#map?c={NAME}"
         print(f"  first projection {first:.1f} s ({source1}), again {again:.3f} s ({source2})")

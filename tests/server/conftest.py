@@ -6,12 +6,7 @@ Only loopback traffic: every server binds 127.0.0.1 with port 0 and reports the 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,62 +16,17 @@ import httpx
 import pytest
 
 import embedlab
+from embedlab.server.child import ServerProcess as ChildServer
 
 KEY = "test-key-6f1d2a9c"
-READY = re.compile(r"embedlab server ready at (http://127\.0\.0\.1:\d+)")
 
 
-class ServerProcess:
-    """`embedlab serve --port 0 ...` as a child process; ``url`` once it listens."""
+class ServerProcess(ChildServer):
+    """A test server: one model thread, and no API keys inherited from the environment."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> None:
-        child_env = {k: v for k, v in os.environ.items() if k != "EMBEDLAB_API_KEYS"}
-        child_env.update({"EMBEDLAB_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "embedlab.cli.main", "serve", "--host", "127.0.0.1"]
-            + ["--port", "0", "--log-level", "warning", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=child_env,
-        )
-        self.lines: list[str] = []
-        self.url: str | None = None
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError("the server did not start:\n" + self.log)
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            match = READY.search(line)
-            if match:
-                self.url = match.group(1)
-                self._ready.set()
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM (uvicorn's graceful shutdown), then SIGKILL if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(30)
+        quiet = {"EMBEDLAB_API_KEYS": None, "EMBEDLAB_THREADS": "1"}
+        super().__init__(*args, env={**quiet, **(env or {})}, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

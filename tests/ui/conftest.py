@@ -7,12 +7,6 @@ server is a child process on a free loopback port, and the page talks only to it
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from embedlab.server.child import ServerProcess
+
 KEY = "ui-key-3f9c1e7a"
-READY = re.compile(r"embedlab server ready at (http://127\.0\.0\.1:\d+)")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -87,48 +82,11 @@ def items() -> tuple[list[str], list[str], list[dict[str, Any]]]:
     return ids, texts, metas
 
 
-class Server:
-    """`embedlab serve --port 0` as a child; ``url`` once it prints where it listens."""
+class Server(ServerProcess):
+    """A page-test server: one model thread, no API keys inherited from the environment."""
 
     def __init__(self, *args: str, env: dict[str, str]) -> None:
-        child_env = {k: v for k, v in os.environ.items() if k != "EMBEDLAB_API_KEYS"}
-        child_env.update({"EMBEDLAB_THREADS": "1", "PYTHONUNBUFFERED": "1", **env})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "embedlab.cli.main", "serve", "--host", "127.0.0.1"]
-            + ["--port", "0", "--log-level", "warning", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=child_env,
-        )
-        self.lines: list[str] = []
-        self.url = ""
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.lines.append(line)
-                match = READY.search(line)
-                if match:
-                    self.url = match.group(1)
-                    ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        deadline = time.monotonic() + 240
-        while not ready.wait(0.2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the server did not start:\n" + "".join(self.lines))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
+        super().__init__(*args, env={"EMBEDLAB_API_KEYS": None, "EMBEDLAB_THREADS": "1", **env})
 
 
 @pytest.fixture(scope="session")
