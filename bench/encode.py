@@ -4,7 +4,7 @@ It first prints the CPU's features (AMX, VNNI, AVX-512, AVX2: the runtimes' spee
 them, so every table names the kind of CPU it came from). The same real sentences (STS
 Benchmark: every test-split sentence, then dev and train ones up to ``--n``) are then encoded
 in one process by sentence-transformers (torch fp32) and by embedlab on ``auto`` and on every
-runtime this CPU runs (torch, onnx, onnx-int8, openvino, openvino-bf16), all with
+runtime this CPU runs (torch, onnx, onnx-int8, openvino, openvino-bf16, openvino-int8), all with
 the same number of intra-op threads and batch size 32, in alternated rounds (each round runs
 every encoder once; the best round of each is kept), so a busy moment of the shared machine
 does not fall on one runtime only. For each it prints sentences per second (wall clock, and per
@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 RESULTS = Path(__file__).parent / "results" / "encode.md"
-RUNTIMES = ("auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16", "openvino-int8")
 
 
 def runnable(runtimes: tuple[str, ...] = RUNTIMES) -> list[str]:
@@ -301,8 +301,11 @@ def write(
             f"| {r['fp32']} | {r['mean_cos']:.4f} | {r['min_cos']:.4f} | {r['per_cpu_s']:.0f} |"
             for r in study
         ]
-    text = "\n".join(lines) + "\n"
-    out = Path(args.out)
+    return on_top(Path(args.out), "\n".join(lines) + "\n")
+
+
+def on_top(out: Path, text: str) -> str:
+    """Put a run's text on top of a results file; the earlier runs stay below it."""
     earlier = out.read_text(encoding="utf-8") if out.is_file() else ""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + ("\n" + earlier if earlier else ""), encoding="utf-8")

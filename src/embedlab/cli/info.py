@@ -18,7 +18,7 @@ from embedlab.catalogue import CATALOGUE
 from embedlab.cpu import detect
 from embedlab.embedders.transformers.auto import GATE_MEAN, GATE_MIN, Choice
 from embedlab.embedders.transformers.embedder import TransformerEmbedder
-from embedlab.embedders.transformers.runtime import fastest_first
+from embedlab.embedders.transformers.runtime import WIDE, fastest_first
 
 
 def _model_row(name: str, check: bool) -> dict[str, Any]:
@@ -53,6 +53,7 @@ def info_command(
         "native_bf16": cpu.native_bf16,
         "vnni": cpu.vnni,
         "auto_order": list(fastest_first(cpu)),
+        "auto_order_wide": list(fastest_first(cpu, WIDE)),
         "gate": {"mean_cosine": GATE_MEAN, "min_cosine": GATE_MIN},
         "models": rows,
     }
@@ -63,6 +64,8 @@ def info_command(
     console.print(f"[bold]CPU[/bold]       {cpu.model_name or 'unknown'} ({cpu.kind})")
     console.print(f"[bold]features[/bold]  {', '.join(cpu.found) or 'none of interest'}")
     console.print(f"[bold]auto tries[/bold] {' > '.join(fastest_first(cpu))}")
+    if fastest_first(cpu, WIDE) != fastest_first(cpu):
+        console.print(f"           models {WIDE}+ wide: {' > '.join(fastest_first(cpu, WIDE))}")
     console.print(
         f"           the first whose vectors keep mean cosine >= {GATE_MEAN} and minimum "
         f">= {GATE_MIN} to fp32 torch on real sentences"

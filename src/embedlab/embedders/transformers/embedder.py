@@ -26,7 +26,9 @@ import numpy as np
 
 from embedlab._hub import hub_offline
 from embedlab.checks import flag, path_text
+from embedlab.cpu import CpuFeatures
 from embedlab.cpu import detect as detect_cpu
+from embedlab.data import calibration_texts
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
 from embedlab.embedders.options import LOAD, RELOAD, Option, declare
 from embedlab.embedders.transformers.auto import (
@@ -60,6 +62,7 @@ from embedlab.embedders.transformers.onnx.cache import exported_model
 from embedlab.embedders.transformers.onnx.export import ExportSpec
 from embedlab.embedders.transformers.onnx.quantize import DEFAULT_KEEP_FP32
 from embedlab.embedders.transformers.onnx.runner import OnnxRunner
+from embedlab.embedders.transformers.openvino.quantize import quantized_graph
 from embedlab.embedders.transformers.openvino.runner import OpenVinoRunner
 from embedlab.embedders.transformers.pooling import POOLING_MODES, pool
 from embedlab.embedders.transformers.precision import autocast, token_precision
@@ -384,7 +387,7 @@ class TransformerEmbedder(Embedder):
 
     def _choice_record(self) -> Path:
         cpu = detect_cpu()
-        return record_path(self._export_spec("onnx").key(), cpu, fastest_first(cpu))
+        return record_path(self._export_spec("onnx").key(), cpu, self._fastest_first(cpu))
 
     def recorded_choice(self) -> Choice | None:
         """What ``auto`` chose for this model on this CPU before, without checking now (None:
@@ -404,7 +407,15 @@ class TransformerEmbedder(Embedder):
                 out[rows] = backend(self._pad(encoded.features, rows))
             return out
 
-        return choose(record, cpu, fastest_first(cpu), self._runner_for, embed_with)
+        return choose(record, cpu, self._fastest_first(cpu), self._runner_for, embed_with)
+
+    def _fastest_first(self, cpu: CpuFeatures) -> tuple[str, ...]:
+        return fastest_first(cpu, self.hidden_size)
+
+    def _calibration_batches(self) -> list[dict[str, np.ndarray]]:
+        """Padded batches of 8 bundled WordNet sentences, for int8 calibration."""
+        encoded = self.prepare(calibration_texts())
+        return [self._pad(encoded.features, rows) for rows in self.plan_batches(encoded, 8)]
 
     def _export_spec(self, runtime: str) -> ExportSpec:
         """The exported graph a runtime runs: fused for onnxruntime, int8 for onnx-int8 (8-bit
@@ -435,6 +446,10 @@ class TransformerEmbedder(Embedder):
             return self._torch_vectors
         path = exported_model(self._export_spec(runtime), self._torch_model)
         threads = resolve_threads(self.params["threads"])
+        if runtime == "openvino-int8":  # what int8 leaves unquantized runs in bf16 where native
+            graph = quantized_graph(path, self._calibration_batches)
+            precision = "bf16" if detect_cpu().native_bf16 else "fp32"
+            return OpenVinoRunner(graph, threads=threads, precision=precision)
         if runtime.startswith("openvino"):
             precision = "bf16" if runtime.endswith("-bf16") else "fp32"
             return OpenVinoRunner(path, threads=threads, precision=precision)

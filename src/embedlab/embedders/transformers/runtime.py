@@ -12,7 +12,7 @@ from embedlab.errors import InputError
 from embedlab.threads import requested_threads
 
 AUTO = "auto"
-RUNTIMES = (AUTO, "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+RUNTIMES = (AUTO, "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16", "openvino-int8")
 # runtimes that compute in bf16: fast only where the CPU multiplies bf16 natively
 BF16_RUNTIMES = ("openvino-bf16",)
 # runtimes that run every torch feature (layer selection and mixes); the others run the graph
@@ -28,11 +28,16 @@ REMOVED = {
 
 # Fastest first, per kind of CPU, for ``auto`` (which also checks the vectors). Measured on an
 # AMX Xeon, one thread, MiniLM, against torch fp32 (bench/results/encode_cpu.md): openvino-bf16
-# 3.3-4.4x, onnx-int8 3.4-3.8x, openvino 1.1-1.5x, onnx 1.1-1.3x. Without AMX, int8 leads (on
+# 3.3-4.4x, onnx-int8 3.4-3.8x, openvino 1.1-1.5x, onnx 1.1-1.3x. openvino-int8 was measured on
+# AMX only, so it is tried nowhere else (a user may still ask for it). Without AMX, int8 leads (on
 # VNNI with 8-bit weights, elsewhere 7-bit); bf16 on AVX-512 BF16 alone and OpenVINO on AVX2
 # were not measured, so they come after what was.
 _ORDERS = {
     "amx": ("openvino-bf16", "onnx-int8", "openvino", "onnx", "torch"),
+    # wide models (hidden size >= WIDE) on AMX: int8 products pay for themselves there
+    # (mpnet 5.1x against openvino-bf16's 4.6x; MiniLM, 384 wide, gained nothing:
+    # bench/results/openvino_int8.md)
+    "amx-wide": ("openvino-int8", "openvino-bf16", "onnx-int8", "openvino", "onnx", "torch"),
     "bf16": ("onnx-int8", "openvino-bf16", "openvino", "onnx", "torch"),
     "vnni": ("onnx-int8", "openvino", "onnx", "torch"),
     "other": ("onnx-int8", "onnx", "torch"),
@@ -60,10 +65,14 @@ def check_cpu_runs(runtime: str, cpu: CpuFeatures) -> None:
         )
 
 
-def fastest_first(cpu: CpuFeatures) -> tuple[str, ...]:
-    """The runtimes ``auto`` tries on this CPU, fastest first; torch (the reference) last."""
+WIDE = 768  # hidden size from which openvino-int8 leads on AMX
+
+
+def fastest_first(cpu: CpuFeatures, hidden_size: int | None = None) -> tuple[str, ...]:
+    """The runtimes ``auto`` tries on this CPU for a model ``hidden_size`` wide, fastest first;
+    torch (the reference) last."""
     if cpu.kind == "amx":
-        return _ORDERS["amx"]
+        return _ORDERS["amx-wide" if (hidden_size or 0) >= WIDE else "amx"]
     if cpu.native_bf16:
         return _ORDERS["bf16"]
     return _ORDERS["vnni"] if cpu.vnni else _ORDERS["other"]
