@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from embedlab.errors import InputError
 from embedlab.store import FilterError, parse_filter
 from embedlab.store.filters import matches
 
@@ -60,6 +61,19 @@ def test_backends_agree_with_the_reference(tagged, where):
     assert tagged.count(where) == len(expected)
     hits = tagged.search(np.ones(4, dtype=np.float32), k=len(METADATA), where=where, exact=True)
     assert {h.id for h in hits} == expected
+
+
+@pytest.mark.parametrize("where", [None, {"lang": "en"}, {"lang": {"$nin": ["en"]}}])
+def test_pages_are_the_matching_items_in_iteration_order(tagged, where):
+    node = parse_filter(where)
+    ordered = [r.id for r in tagged.iter() if node is None or matches(node, r.metadata)]
+    pages = [tagged.page(offset, 2, where=where) for offset in range(0, len(ordered) + 2, 2)]
+    assert [r.id for page in pages for r in page] == ordered  # every item once, none skipped
+    assert pages[-1] == []  # past the end: an empty page
+    first = tagged.page(0, 1, where=where, include=("metadata",))[0]
+    assert first.text is None and first.vector is None and first.metadata is not None
+    with pytest.raises(InputError, match="offset must be a whole number"):
+        tagged.page(-1, 2)
 
 
 def test_reference_semantics():

@@ -159,6 +159,14 @@ class StorageBackend(ABC):
         """Every item, in batches, for export."""
 
     @abstractmethod
+    def page(
+        self, offset: int, limit: int, where: Node | None, include: Sequence[str]
+    ) -> list[Record]:
+        """Items ``offset`` to ``offset + limit`` (of those matching ``where``) in the order
+        :meth:`iter_records` gives, found by the database rather than by reading the items
+        before them."""
+
+    @abstractmethod
     def build_index(self, progress: bool = False) -> None:
         """Bring the approximate index up to date now rather than at the next search."""
 

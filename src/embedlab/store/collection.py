@@ -361,6 +361,22 @@ class Collection:
     def __iter__(self) -> Iterator[Record]:
         return self.iter()
 
+    def page(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        where: Any = None,
+        include: Sequence[str] = ("text", "metadata"),
+    ) -> list[Record]:
+        """Items ``offset`` to ``offset + limit`` (matching ``where``) in the order :meth:`iter`
+        gives: a page to show, without reading the items before it (the web page lists this
+        way; Chroma's ``get(limit=, offset=)``)."""
+        for value, name in ((offset, "offset"), (limit, "limit")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(f"{name} must be a whole number >= 0, got {value!r}", "fix it")
+        return self._backend.page(offset, limit, parse_filter(where), check_include(include))
+
     # -- searching -------------------------------------------------------------------------------
     def _query_vectors(self, queries: Any, model: str | None, batch_size: int) -> np.ndarray:
         if isinstance(queries, str):

@@ -383,6 +383,23 @@ class PostgresBackend(StorageBackend):
         by_id = {r[0]: self._record(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
+    def page(
+        self, offset: int, limit: int, where: Node | None, include: Sequence[str]
+    ) -> list[Record]:
+        from psycopg import sql
+
+        clause, params = to_postgres(where)
+        inc = tuple("embedding" if i == "vector" else i for i in include)
+        query = sql.SQL("SELECT id, {cols} FROM {t} WHERE ").format(
+            cols=self._columns(inc), t=self.table
+        )
+        with self._mutex:
+            rows = self._conn.execute(
+                query + sql.SQL(clause) + sql.SQL(" ORDER BY id LIMIT %s OFFSET %s"),
+                (*params, limit, offset),
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
     def iter_records(self, batch_size: int, include: Sequence[str]) -> Iterator[list[Record]]:
         from psycopg import sql
 

@@ -43,7 +43,7 @@ from embedlab.server.http.auth import require_api_key
 from embedlab.server.http.errors import ApiError
 from embedlab.server.http.limits import check_inputs
 from embedlab.server.http.state import ServerState, get_state
-from embedlab.store.filters import matches, parse_filter
+from embedlab.store.filters import parse_filter
 
 STATIC = Path(__file__).parent / "static"
 T = TypeVar("T")
@@ -158,21 +158,11 @@ async def items(
     where: Annotated[str | None, Query(description="A metadata filter as JSON")] = None,
 ) -> dict[str, Any]:
     parsed = _where(where)
-    node = parse_filter(parsed)
 
     def read(collection: Any) -> dict[str, Any]:
         total = collection.count(parsed)
-        page: list[dict[str, Any]] = []
-        seen = 0
-        if offset < total:
-            for record in collection.iter(1_000, include=("text", "metadata")):
-                if node is not None and not matches(node, record.metadata or {}):
-                    continue
-                if seen >= offset:
-                    page.append(record.to_dict())
-                    if len(page) >= limit:
-                        break
-                seen += 1
+        records = collection.page(offset, limit, where=parsed) if offset < total else []
+        page = [record.to_dict() for record in records]
         return {"object": "list", "total": total, "offset": offset, "limit": limit, "data": page}
 
     store = _store(get_state(request))

@@ -496,6 +496,19 @@ class LocalBackend(StorageBackend):
             vector,
         )
 
+    @_guard
+    def page(
+        self, offset: int, limit: int, where: Node | None, include: Sequence[str]
+    ) -> list[Record]:
+        self._sync()
+        clause, params = to_sqlite(where)
+        rows = self._rows.execute(
+            f"SELECT slot, id, text, metadata FROM items WHERE {clause} "
+            "ORDER BY slot LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+        return [self._record(s, i, t, m, include) for s, i, t, m in rows]
+
     def iter_records(self, batch_size: int, include: Sequence[str]) -> Iterator[list[Record]]:
         after, gen = -1, None
         while True:
