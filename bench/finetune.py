@@ -3,8 +3,8 @@
 Rows (the issue's table): STS-B (CoSENT on the train split, test Spearman); WordNet usage ->
 definition retrieval (MNRL on the training synsets, with and without mined hard negatives,
 nDCG@10 on 2,000 held-out synsets); the same task from unlabelled text only (domain
-adaptation on the training synsets' definitions and examples: TSDAE, and continued masked-LM
-pretraining); few-shot sentiment (VADER tweets,
+adaptation on the training synsets' definitions and examples: TSDAE, continued masked-LM
+pretraining, and pseudo-pairs across the two unpaired pools); few-shot sentiment (VADER tweets,
 SetFit-style pairs + logistic head against a logistic probe on the frozen model, the same
 examples, averaged over seeds). Every run is `embedlab.finetune`, i.e. sentence-transformers'
 own trainer and losses; each run is bounded by ``--minutes`` (the time budget feature), and
@@ -12,18 +12,22 @@ every model is scored after loading its saved folder with `embedlab.load`.
 
     python bench/finetune.py                  # reduced: 4 minutes a run, 3 seeds, 8 shots
     python bench/finetune.py --minutes 20 --seeds 5 --shots 8,32 --mine-rows 0   # full
-    python bench/finetune.py --rows wn,mlm    # some rows: sts, wn, wn-hard, tsdae, mlm, fewshot
+    python bench/finetune.py --rows wn --minutes 20 --wn-lr 5e-5 --symmetric --group-by-length
+    python bench/finetune.py --rows wn,mlm    # rows: sts, wn, wn-hard, tsdae, mlm, pseudo, fewshot
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
 import re
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +45,16 @@ from embedlab.eval.wordnet_usage import WordNetUsage, read_synsets, split_synset
 from embedlab.training.finetune.scoring import fit_head
 
 RESULTS = Path(__file__).parent / "results" / "finetune.md"
+LOADS: list[float] = []
+
+
+def sample_load(every: float = 30.0) -> None:
+    """The machine is shared: the load average beside the numbers says how shared."""
+    while True:
+        LOADS.append(os.getloadavg()[0])
+        time.sleep(every)
+
+
 BASE = "minilm"
 
 
@@ -100,11 +114,32 @@ def wordnet_pairs(args) -> list[dict[str, str]]:
     return pairs
 
 
+def wn_options(args) -> dict:
+    """The WordNet rows' loss options, and how the row names them."""
+    return {
+        "batch_size": 32,
+        "learning_rate": args.wn_lr,
+        "symmetric": args.symmetric,
+        "group_by_length": args.group_by_length,
+    }
+
+
+def wn_label(args) -> str:
+    return (
+        f"lr {args.wn_lr:g}"
+        + (", symmetric" if args.symmetric else "")
+        + (", length-grouped batches" if args.group_by_length else "")
+    )
+
+
 def wn_rows(args, work: Path) -> list[list[str]]:
     before = wordnet_before()
-    report, seconds = run(wordnet_pairs(args), work / "wn", args, batch_size=32)
+    report, seconds = run(
+        wordnet_pairs(args), work / "wn", args, epochs=args.wn_epochs, **wn_options(args)
+    )
     after = WordNetUsage().run(embedlab.load(work / "wn")).main_score
-    return [_row("WordNet usage->definition nDCG@10 (MNRL)", before, after, report, seconds)]
+    name = f"WordNet usage->definition nDCG@10 (MNRL, in-batch negatives only, {wn_label(args)})"
+    return [_row(name, before, after, report, seconds)]
 
 
 def wn_hard_rows(args, work: Path) -> list[list[str]]:
@@ -114,12 +149,12 @@ def wn_hard_rows(args, work: Path) -> list[list[str]]:
     mined = pairs[: args.mine_rows] if args.mine_rows else pairs
     k = args.hard_negatives
     report, seconds = run(
-        mined, work / "wn-hard", args, batch_size=32, hard_negatives=k, epochs=args.wn_epochs
+        mined, work / "wn-hard", args, hard_negatives=k, epochs=args.wn_epochs, **wn_options(args)
     )
     after = WordNetUsage().run(embedlab.load(work / "wn-hard")).main_score
     name = (
         f"... MNRL with {k} mined hard negatives ({len(mined):,} pairs mined, "
-        f"{args.wn_epochs} epoch(s) within --minutes)"
+        f"{args.wn_epochs} epoch(s) within --minutes, {wn_label(args)})"
     )
     return [_row(name, before, after, report, seconds)]
 
@@ -135,17 +170,56 @@ def domain_texts(args) -> list[str]:
     return texts
 
 
+def domain_pools(args) -> list[dict[str, str]]:
+    """The same texts as two unpaired pools (examples: query, definitions: document), shuffled
+    together: which example belongs to which definition is not given."""
+    train_synsets, _ = split_synsets(read_synsets())
+    rows = [{"text": s.definition, "pool": "document"} for s in train_synsets]
+    rows += [{"text": e, "pool": "query"} for s in train_synsets for e in s.examples]
+    random.Random(args.seed).shuffle(rows)
+    return rows
+
+
+def pseudo_precision(out: Path) -> str:
+    """The share of pseudo-pairs that are right (checked against the synsets, never trained
+    on): how much of the self-training signal is real."""
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    pairs = report.get("pseudo_pairs") or {}
+    if not pairs.get("sample"):
+        return ""
+    train_synsets, _ = split_synsets(read_synsets())
+    truth = {(e, s.definition) for s in train_synsets for e in s.examples}
+    right = np.mean([tuple(p) in truth for p in pairs["sample"]])
+    return f", {100 * right:.0f}% of a sample of {len(pairs['sample'])} right"
+
+
+ADAPT_LABELS = {
+    "tsdae": "TSDAE on definitions + examples",
+    "mlm": "continued MLM pretraining (15% masked) on definitions + examples",
+    "pseudo": "pseudo-pairs (base model's mutual nearest neighbours across the pools of "
+    "examples and definitions), MNRL",
+}
+
+
 def adaptation_rows(args, work: Path, kinds: tuple[str, ...]) -> list[list[str]]:
-    """Unlabelled domain text only: TSDAE against continued masked-LM pretraining."""
+    """Unlabelled domain text only: TSDAE, continued masked-LM pretraining, pseudo-pairs."""
     before = wordnet_before()
-    texts = domain_texts(args)
     rows = []
     for adapt in kinds:
         out = work / f"wn-{adapt}"
-        report, seconds = run(texts, out, args, batch_size=16, adapt=adapt)
+        if adapt == "pseudo":
+            options = {**wn_options(args), "pseudo_threshold": args.pseudo_threshold}
+            report, seconds = run(domain_pools(args), out, args, adapt=adapt, **options)
+        else:
+            report, seconds = run(domain_texts(args), out, args, batch_size=16, adapt=adapt)
         after = WordNetUsage().run(embedlab.load(out)).main_score
-        label = "TSDAE" if adapt == "tsdae" else "continued MLM pretraining (15% masked)"
-        name = f"... no labels: {label} on definitions + examples"
+        extra = ""
+        if adapt == "pseudo":
+            extra = (
+                f" ({report['data']['train_rows']:,} pairs at cosine >= {args.pseudo_threshold:g}"
+                f"{pseudo_precision(out)})"
+            )
+        name = f"... no labels: {ADAPT_LABELS[adapt]}{extra}"
         rows.append(_row(name, before, after, report, seconds))
     return rows
 
@@ -211,7 +285,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=4.0, help="training budget per run")
     parser.add_argument("--sts-epochs", type=int, default=1, help="epochs of the STS-B run")
-    parser.add_argument("--wn-epochs", type=int, default=1, help="epochs of the wn-hard run")
+    parser.add_argument("--wn-epochs", type=float, default=1, help="epochs of the WordNet runs")
+    parser.add_argument("--wn-lr", type=float, default=2e-5, help="WordNet learning rate")
+    parser.add_argument("--symmetric", action="store_true", help="WordNet: symmetric MNRL")
+    parser.add_argument("--group-by-length", action="store_true", help="WordNet: less padding")
+    parser.add_argument("--pseudo-threshold", type=float, default=0.5)
     parser.add_argument("--seeds", type=int, default=3, help="few-shot seeds (the issue: 5)")
     parser.add_argument("--shots", default="8", help="examples per class, e.g. 8,32")
     parser.add_argument("--hard-negatives", type=int, default=3)
@@ -228,6 +306,7 @@ def main() -> None:
     if args.threads:
         os.environ["EMBEDLAB_THREADS"] = str(args.threads)
     wanted = args.rows.split(",")
+    threading.Thread(target=sample_load, daemon=True).start()
     started = time.perf_counter()
     table: list[list[str]] = []
     with tempfile.TemporaryDirectory(prefix="bench-finetune-") as tmp:
@@ -238,6 +317,7 @@ def main() -> None:
             ("wn-hard", wn_hard_rows),
             ("tsdae", lambda a, w: adaptation_rows(a, w, ("tsdae",))),
             ("mlm", lambda a, w: adaptation_rows(a, w, ("mlm",))),
+            ("pseudo", lambda a, w: adaptation_rows(a, w, ("pseudo",))),
             ("fewshot", fewshot_rows),
         ):
             if name in wanted:
@@ -247,12 +327,10 @@ def main() -> None:
     lines = [
         "# Fine-tuning MiniLM (all-MiniLM-L6-v2) with `embedlab.finetune`",
         "",
-        f"CPU: {cpu_line()}; {platform.python_version()}; shared machine (load average "
-        f"{os.getloadavg()[0]:.1f} at the end). Command: `python bench/finetune.py "
-        f"--minutes {args.minutes:g} --seeds {args.seeds} --shots "
-        f"{','.join(map(str, args.shots))} --hard-negatives {args.hard_negatives} "
-        f"--mine-rows {args.mine_rows} --setfit-pairs {args.setfit_pairs} --setfit-lr "
-        f"{args.setfit_lr:g} --rows {args.rows}`; total {time.perf_counter() - started:.0f} s.",
+        f"CPU: {cpu_line()}; {platform.python_version()}; shared machine (1-minute load "
+        f"average {min(LOADS):.1f} to {max(LOADS):.1f}, sampled every 30 s). Command: `python "
+        f"bench/finetune.py {' '.join(sys.argv[1:])}`; total "
+        f"{time.perf_counter() - started:.0f} s.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

@@ -20,7 +20,10 @@ from embedlab.eval.datasets import sentiment, sts_benchmark
 from embedlab.eval.wordnet_usage import Synset, read_synsets
 from embedlab.text.corpora import corpus_path, prepare_corpus
 from embedlab.training.finetune import read_training_data
+from embedlab.training.finetune.adapt import pseudo_pairs
+from embedlab.training.finetune.callbacks import budget_factor
 from embedlab.training.finetune.mining import mine_hard_negatives
+from embedlab.training.finetune.sampler import length_grouped_sampler
 
 STEPS = dict(max_steps=3, batch_size=8, max_length=32, learning_rate=1e-4, save_every=100)
 
@@ -157,3 +160,76 @@ def test_plain_text_adapts_with_a_masked_language_model(synsets, tmp_path):
     words = ["the definition of a word"]
     tuned = embedlab.load(result.path, runtime="torch").embed(words)
     assert not np.allclose(tuned, embedlab.load("minilm", runtime="torch").embed(words), atol=1e-4)
+
+
+def pools(synsets: list[Synset]) -> list[dict[str, str]]:
+    """Unpaired pools: each synset's example sentence as a query, its definition as a document,
+    shuffled apart so that nothing but the pool tells which text is which."""
+    rows = [{"text": s.examples[0], "pool": "query"} for s in synsets]
+    rows += [{"text": s.definition, "pool": "document"} for s in synsets]
+    return sorted(rows, key=lambda r: r["text"])
+
+
+def test_pseudo_pairs_are_mutual_nearest_neighbours_and_mostly_right(synsets, minilm):
+    chosen = synsets[300:400]
+    data = read_training_data(pools(chosen))
+    assert data.kind == "text" and set(data.columns["pool"]) == {"query", "document"}
+    found, report = pseudo_pairs(data, minilm, threshold=0.3)
+    assert report.queries == report.documents == 100 and report.pairs == len(found) > 10
+    queries = [r["text"] for r in pools(chosen) if r["pool"] == "query"]
+    documents = [r["text"] for r in pools(chosen) if r["pool"] == "document"]
+    q, d = minilm.embed(queries, normalize=True), minilm.embed(documents, normalize=True)
+    scores = q @ d.T
+    for anchor, positive in zip(found.columns["anchor"], found.columns["positive"], strict=True):
+        i, j = queries.index(anchor), documents.index(positive)
+        assert scores[i].argmax() == j and scores[:, j].argmax() == i and scores[i, j] >= 0.3
+    truth = {s.examples[0]: s.definition for s in chosen}  # only to check, never given
+    c = found.columns
+    right = [truth[a] == p for a, p in zip(c["anchor"], c["positive"], strict=True)]
+    assert np.mean(right) > 0.6, np.mean(right)
+
+
+def test_plain_text_adapts_with_pseudo_pairs(synsets, tmp_path):
+    result = embedlab.finetune(
+        "minilm",
+        pools(synsets[400:440]),
+        out=tmp_path / "pseudo",
+        adapt="pseudo",
+        pseudo_threshold=0.3,
+        symmetric=True,
+        **STEPS,
+    )
+    assert result.kind == "pairs" and result.report["loss"].endswith("symmetric")
+    assert all(np.isfinite(loss) for _, loss in result.report["losses"])
+    words = ["the definition of a word"]
+    tuned = embedlab.load(result.path, runtime="torch").embed(words)
+    assert not np.allclose(tuned, embedlab.load("minilm", runtime="torch").embed(words), atol=1e-4)
+
+
+def test_the_learning_rate_schedule_fits_the_time_budget():
+    # warmup over the first 10% of the run (steps or minutes, whichever is further), then down
+    assert budget_factor(0.0, 0.1) == 0.0 and budget_factor(0.05, 0.1) == pytest.approx(0.5)
+    assert budget_factor(0.1, 0.1) == pytest.approx(1.0)
+    assert budget_factor(0.55, 0.1) == pytest.approx(0.5) and budget_factor(1.2, 0.1) == 0.0
+
+
+def test_length_grouped_batches_have_no_text_twice_and_less_padding(synsets):
+    from datasets import Dataset
+
+    rows = [(e, s.definition) for s in synsets[:600] for e in s.examples]  # shared definitions
+    data = Dataset.from_dict({"anchor": [a for a, _ in rows], "positive": [p for _, p in rows]})
+    sampler = length_grouped_sampler(data, batch_size=16, drop_last=False, seed=3)
+    batches = list(sampler)
+    seen = [i for batch in batches for i in batch]
+    assert len(seen) == len(set(seen)) and len(seen) >= len(rows) - 16
+    for batch in batches:
+        texts = [t for i in batch for t in rows[i]]
+        assert len(texts) == len(set(texts))  # in-batch negatives are never the positive itself
+    sampler.set_epoch(1)
+    assert list(sampler) != batches  # reshuffled each epoch
+
+    def padded(batches: list[list[int]]) -> int:
+        return sum(len(b) * max(len(rows[i][0]) + len(rows[i][1]) for i in b) for b in batches)
+
+    plain = [list(range(i, min(i + 16, len(rows)))) for i in range(0, len(rows), 16)]
+    assert padded(batches) < 0.8 * padded(plain)

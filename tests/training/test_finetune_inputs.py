@@ -63,6 +63,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("minilm", "few.txt", [], "2 training rows are too few for the batch size 32"),
         ("tfidf-model", "sts.csv", [], "is a tfidf model, not a transformer"),
         ("minilm", "sts.csv", ["--dims", "512,128"], "outside 1..384"),
+        ("minilm", "few.txt", ["--adapt", "pseudo", "--batch-size", "2"], "needs a pool column"),
+        ("minilm", "sts.csv", ["--symmetric"], "--symmetric is for pairs, not scored pairs"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(files, monkeypatch, base, data, options, message):

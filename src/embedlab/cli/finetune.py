@@ -71,9 +71,30 @@ def finetune_command(
         int | None,
         typer.Option(min=1, help="Cached MNRL: big batches computed this many rows at a time."),
     ] = None,
+    symmetric: Annotated[
+        bool,
+        typer.Option(
+            "--symmetric", help="Pairs: also train positive -> anchor (in-batch, both ways)."
+        ),
+    ] = False,
+    group_by_length: Annotated[
+        bool,
+        typer.Option(
+            "--group-by-length",
+            help="Pairs: batches of texts of similar length (less padding, faster steps).",
+        ),
+    ] = False,
     adapt: Annotated[
-        str, typer.Option(help="Plain text: tsdae (denoising) or mlm (masked language model).")
+        str,
+        typer.Option(
+            help="Plain text: tsdae (denoising), mlm (masked language model) or pseudo "
+            "(pairs of mutual nearest neighbours across a pool column of query and document)."
+        ),
     ] = _DEFAULTS.adapt,
+    pseudo_threshold: Annotated[
+        float,
+        typer.Option(help="--adapt pseudo: lowest base-model cosine of a pseudo-pair."),
+    ] = _DEFAULTS.pseudo_threshold,
     score_range: Annotated[
         str | None, typer.Option(help="Declared range of the scores, e.g. 0,5 (checked).")
     ] = None,
@@ -132,10 +153,13 @@ def finetune_command(
         dims=_numbers(dims, "--dims") or None,
         scored_loss=loss,
         mini_batch=mini_batch,
+        symmetric=symmetric,
+        group_by_length=group_by_length,
         save_every=save_every,
         patience=patience,
         precision=precision,
         adapt=adapt,
+        pseudo_threshold=pseudo_threshold,
     )
     report = result.report
     summary = f"{report['steps']} steps in {report['train_seconds']:.0f} s ({report['stopped']})"

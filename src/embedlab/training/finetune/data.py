@@ -34,6 +34,9 @@ DESCRIPTIONS = {
     "labelled": "labelled texts (text, label)",
     "text": "plain text (a domain corpus)",
 }
+# optional columns kept with a kind: plain text may say which pool each text is in (query or
+# document), which --adapt pseudo matches across
+OPTIONAL: dict[str, tuple[str, ...]] = {"text": ("pool",)}
 EXPECTED = "anchor,positive[,negative] | sentence1,sentence2,score | text,label | text"
 
 Source = str | os.PathLike[str] | Sequence[Any] | Mapping[str, Sequence[Any]]
@@ -101,7 +104,8 @@ def read_training_data(
     if not rows:
         raise InputError(f"{what} ({source}) holds no rows", "pass a file with at least one row")
     kind = recognise(rows[0].keys(), source)
-    columns = {name: [row.get(name) for row in rows] for name in KINDS[kind]}
+    extra = tuple(name for name in OPTIONAL.get(kind, ()) if name in rows[0])
+    columns = {name: [row.get(name) for row in rows] for name in KINDS[kind] + extra}
     _check_values(kind, columns, source, score_range)
     return TrainingData(kind, columns, source)
 

@@ -2,6 +2,8 @@
 
 pairs / triplets / mined n-tuples: MultipleNegativesRankingLoss (in-batch negatives), or its
 cached variant when the batch is larger than what fits in memory at once (``mini_batch``);
+``symmetric`` adds the reverse direction (each positive picks its anchor among the batch's
+anchors) at almost no cost, since the embeddings are already computed;
 scored pairs: CoSENT (or AnglE); labelled texts become SetFit pairs (same label 1, different 0)
 and train with CoSENT too; plain text: TSDAE's denoising auto-encoder.
 """
@@ -24,17 +26,23 @@ def build_loss(
     scored_loss: str = "cosent",
     mini_batch: int | None = None,
     dims: Sequence[int] | None = None,
+    symmetric: bool = False,
 ) -> tuple[Any, str]:
     """The loss object and its name (recorded in the model's lineage)."""
     require("sentence_transformers", "transformers")
     from sentence_transformers.sentence_transformer import losses
 
     loss: Any
+    suffix = ""
     if kind in ("pairs", "triplets"):
+        directions: Any = ("query_to_doc", "doc_to_query") if symmetric else ("query_to_doc",)
+        suffix = ", symmetric" if symmetric else ""
         if mini_batch:
-            loss = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch)
+            loss = losses.CachedMultipleNegativesRankingLoss(
+                model, mini_batch_size=mini_batch, directions=directions
+            )
         else:
-            loss = losses.MultipleNegativesRankingLoss(model)
+            loss = losses.MultipleNegativesRankingLoss(model, directions=directions)
     elif kind in ("scored", "labelled"):
         if scored_loss not in SCORED_LOSSES:
             raise InputError(
@@ -49,7 +57,7 @@ def build_loss(
         raise InputError(
             f"unknown data kind {kind!r}", "use pairs, triplets, scored, labelled, text"
         )
-    name = type(loss).__name__
+    name = type(loss).__name__ + suffix
     if dims:
         if kind == "text":
             raise InputError(

@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from embedlab.embedders.transformers.runtime import apply_torch_threads
 from embedlab.errors import InputError
 from embedlab.extras import require
 from embedlab.threads import resolve_threads
-from embedlab.training.finetune.adapt import MLM_PROBABILITY, mlm_trainer
+from embedlab.training.finetune.adapt import MLM_PROBABILITY, mlm_trainer, pseudo_pairs
 from embedlab.training.finetune.base import resolve_base, sentence_transformer
 from embedlab.training.finetune.callbacks import make_callbacks, make_evaluator
 from embedlab.training.finetune.data import Source, TrainingData, read_training_data
@@ -34,6 +34,7 @@ from embedlab.training.finetune.head import write_head
 from embedlab.training.finetune.losses import build_loss, check_dims
 from embedlab.training.finetune.mining import mine_hard_negatives
 from embedlab.training.finetune.output import write_model, write_report
+from embedlab.training.finetune.sampler import length_grouped_sampler
 from embedlab.training.finetune.scoring import main_metric, score
 from embedlab.training.finetune.settings import Settings, open_checkpoints
 
@@ -101,13 +102,35 @@ def finetune(
             f"--adapt {settings.adapt} is for plain text, not {train.description}",
             "drop --adapt, or train on a text-only file",
         )
+    pseudo = train.kind == "text" and settings.adapt == "pseudo"
+    if settings.symmetric and not (pseudo or train.kind in ("pairs", "triplets")):
+        raise InputError(f"--symmetric is for pairs, not {train.description}", "drop --symmetric")
     per_row = settings.setfit_pairs if train.kind == "labelled" else 1
     _check_rows(len(train) * per_row, settings.batch_size)
+    pseudo_info: dict[str, Any] | None = None
+    if pseudo:
+        train, found = pseudo_pairs(
+            train, embedder, threshold=settings.pseudo_threshold, progress=progress
+        )
+        if len(train) < settings.batch_size:
+            raise InputError(
+                f"only {len(train)} pseudo-pairs at cosine >= {settings.pseudo_threshold:g}, "
+                f"too few for the batch size {settings.batch_size}",
+                "lower --pseudo-threshold or --batch-size, or give more text",
+            )
+        sample = zip(train.columns["anchor"][:200], train.columns["positive"][:200], strict=True)
+        pseudo_info = {**asdict(found), "sample": [list(pair) for pair in sample]}
     # nothing is printed before here, so every refusal above is the only line the user sees
     say(
         f"data: {train.description}, {len(train):,} training rows"
         + (f", {len(held_out):,} held out" if held_out is not None else "")
     )
+    if pseudo:
+        say(
+            f"pseudo-pairs: {found.pairs:,} mutual nearest neighbours at cosine >= "
+            f"{found.threshold:g} among {found.queries:,} queries and {found.documents:,} "
+            f"documents ({found.seconds:.0f} s)"
+        )
     if settings.hard_negatives:
         train, mined = mine_hard_negatives(
             train,
@@ -133,6 +156,8 @@ def finetune(
         base, train, held_out, columns, settings, checkpoints, resumable, minutes, progress, say
     )
     report["data"]["source"] = train.source
+    if pseudo_info is not None:
+        report["pseudo_pairs"] = pseudo_info  # what self-training made, with a sample to read
     with atomic_folder(out_path, force=force) as tmp:
         st_model = report.pop("_model")
         write_model(tmp, st_model, base, _lineage(report))
@@ -221,6 +246,7 @@ def _train(
                 scored_loss=settings.scored_loss,
                 mini_batch=settings.mini_batch,
                 dims=dims,
+                symmetric=settings.symmetric,
             )
     label_train = train if train.kind == "labelled" else None
     before = score(_encode(st_model), held_out, train=label_train, dims=dims) if held_out else {}
@@ -244,7 +270,9 @@ def _train(
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps or -1,
         learning_rate=settings.learning_rate,
-        warmup_steps=int(settings.warmup_ratio * total),
+        # with a time budget the schedule is BudgetSchedule's (callbacks.py), fitted to it
+        lr_scheduler_type="constant" if minutes is not None else "linear",
+        warmup_steps=0 if minutes is not None else int(settings.warmup_ratio * total),
         seed=settings.seed,
         data_seed=settings.seed,
         bf16=bf16,
@@ -262,7 +290,9 @@ def _train(
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
-    callbacks, flags = make_callbacks(minutes=minutes, progress=progress, losses=losses)
+    callbacks, flags = make_callbacks(
+        minutes=minutes, progress=progress, losses=losses, warmup_ratio=settings.warmup_ratio
+    )
     if evaluator is not None and settings.patience:
         callbacks.append(
             transformers.EarlyStoppingCallback(early_stopping_patience=settings.patience)
@@ -271,11 +301,14 @@ def _train(
     if mlm:
         trainer, copy_back = mlm_trainer(st_model, train.columns["text"], common, callbacks)
     else:
+        in_batch = train.kind in ("pairs", "triplets")
         args = SentenceTransformerTrainingArguments(
             **common,
             batch_sampler=(
-                BatchSamplers.NO_DUPLICATES
-                if train.kind in ("pairs", "triplets")
+                length_grouped_sampler
+                if in_batch and settings.group_by_length
+                else BatchSamplers.NO_DUPLICATES
+                if in_batch
                 else BatchSamplers.BATCH_SAMPLER
             ),
         )
@@ -344,6 +377,12 @@ def _train(
         "loss": loss_name,
         "batch_size": settings.batch_size,
         "learning_rate": settings.learning_rate,
+        "lr_schedule": (
+            f"linear, fitted to the {minutes:g}-minute budget "
+            f"(last step at {flags['lr_factor']:.2f} of the peak)"
+            if minutes is not None and flags["lr_factor"] is not None
+            else "linear over the planned steps"
+        ),
         "seed": settings.seed,
         "dims": dims,
         "precision": "bf16 autocast" if bf16 else "fp32",

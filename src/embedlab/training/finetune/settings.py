@@ -20,7 +20,8 @@ from embedlab.errors import InputError, OutputError
 CHECKPOINT_FORMAT = "embedlab-finetune-checkpoints"
 STATE_FILE = "run.json"
 PRECISIONS = ("auto", "bf16", "fp32")
-ADAPTATIONS = ("tsdae", "mlm")  # for plain text: denoising auto-encoder or masked-LM
+# for plain text: denoising auto-encoder, masked-LM, or pseudo-pairs across two pools (adapt.py)
+ADAPTATIONS = ("tsdae", "mlm", "pseudo")
 
 
 @dataclass
@@ -40,11 +41,14 @@ class Settings:
     dims: list[int] | None = None
     scored_loss: str = "cosent"
     mini_batch: int | None = None
+    group_by_length: bool = False  # pairs: batches of similar length (sampler.py): less padding
+    symmetric: bool = False  # pairs: also rank each positive's anchor among the batch's anchors
     setfit_pairs: int = 40  # SetFit's default: 20 iterations of a positive and a negative pair
     save_every: int | None = None
     patience: int | None = None
     precision: str = "auto"
     adapt: str = "tsdae"
+    pseudo_threshold: float = 0.5  # --adapt pseudo: lowest base-model cosine of a pseudo-pair
 
     def check(self) -> None:
         if self.epochs <= 0:
