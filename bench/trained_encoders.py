@@ -11,8 +11,10 @@ MiniLM measured in the same process, the model's weights in memory, and bytes pe
     python bench/trained_encoders.py [--texts 60000] [--dan-minutes 4] [--bilstm-minutes 4]
         [--static-minutes 1.5] [--no-stsb-train] [--out bench/results/trained_encoders.md]
     python bench/trained_encoders.py --full     # 1,000,000 texts, 60 minutes a student
+    python bench/trained_encoders.py --corpus sentences-1m --texts 1000000 [...]
 
-The corpora must be prepared first (`embedlab data corpus gcide`, `embedlab data corpus wordnet`).
+The corpora must be prepared first (`embedlab data corpus gcide wordnet`, and for ``--corpus
+sentences-1m`` `embedlab data corpus sentences-1m`).
 """
 
 from __future__ import annotations
@@ -90,12 +92,53 @@ def build_corpus(target: Path, texts: int, stsb_train: bool) -> tuple[Path, str]
                     written += 1
             if written >= texts:
                 break
+    _keep_or_replace(fresh, target)
+    described = ", ".join(f"{n:,} {name}" for name, n in counts.items() if n)
+    return target, f"{written:,} texts ({described} sentences)"
+
+
+def _keep_or_replace(fresh: Path, target: Path) -> None:
     if target.is_file() and target.read_bytes() == fresh.read_bytes():
         fresh.unlink()  # unchanged: keep its date, so the teacher-vector cache still matches
     else:
         fresh.replace(target)
-    described = ", ".join(f"{n:,} {name}" for name, n in counts.items() if n)
-    return target, f"{written:,} texts ({described} sentences)"
+
+
+def corpus_file(target: Path, corpus: str, texts: int, stsb_train: bool) -> tuple[Path, str]:
+    """The first ``texts`` lines of a prepared corpus (a name such as ``sentences-1m``, or a file
+    of one sentence a line), then the STS-B training sentences it lacks; the corpus comes first,
+    so a larger run's cache starts with a smaller one's. Its per-source counts are quoted."""
+    import json
+
+    from embedlab.eval.datasets import sts_benchmark
+    from embedlab.text.corpora import CORPORA, corpus_path
+
+    source = corpus_path(corpus) if corpus in CORPORA else Path(corpus)
+    seen: set[str] = set()
+    fresh = target.with_name(target.name + ".new")
+    with source.open(encoding="utf-8") as handle, fresh.open("w", encoding="utf-8") as out:
+        for line in handle:
+            text = " ".join(line.split())
+            if len(seen) >= texts:
+                break
+            if text and text not in seen:
+                seen.add(text)
+                out.write(text + "\n")
+        taken = len(seen)
+        if stsb_train:
+            for text in dict.fromkeys(s for a, b, _ in sts_benchmark("train") for s in (a, b)):
+                if text not in seen:
+                    seen.add(text)
+                    out.write(text + "\n")
+    _keep_or_replace(fresh, target)
+    meta = source.with_suffix(".json")
+    parts = ""
+    if meta.is_file():
+        sources = json.loads(meta.read_text(encoding="utf-8")).get("sources", {})
+        if sum(sources.values()) == taken:
+            parts = " = " + ", ".join(f"{n:,} {name}" for name, n in sources.items() if n)
+    extra = f" + {len(seen) - taken:,} stsb-train sentences" if stsb_train else ""
+    return target, f"{len(seen):,} texts ({taken:,} from {corpus}{parts}{extra})"
 
 
 def weights_mb(model: Any) -> float:
@@ -111,6 +154,10 @@ def _mb(value: float) -> str:
     return "-" if value != value else f"{value:.1f}"
 
 
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min)"
+
+
 def cpu_rate(encode: Callable[[list[str]], Any], texts: list[str], rounds: int) -> float:
     best = 0.0
     for _ in range(rounds):
@@ -123,6 +170,12 @@ def cpu_rate(encode: Callable[[list[str]], Any], texts: list[str], rounds: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=int, default=60000)
+    parser.add_argument(
+        "--corpus",
+        default=None,
+        help="A prepared corpus name (e.g. sentences-1m) or a file of one sentence a line, "
+        "instead of the GCIDE/WordNet mix; its first --texts lines are used.",
+    )
     parser.add_argument("--dan-minutes", type=float, default=4.0)
     parser.add_argument("--bilstm-minutes", type=float, default=4.0)
     parser.add_argument("--static-minutes", type=float, default=1.5)
@@ -131,7 +184,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--work", type=Path, default=None, help="Folder for the models.")
     parser.add_argument("--full", action="store_true", help="1M texts, 60 minutes a student.")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="New results go on top.")
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="Train nothing: measure the students already in --work (a rerun of the speeds).",
+    )
     args = parser.parse_args()
     if args.full:
         args.texts, args.dan_minutes, args.bilstm_minutes, args.static_minutes = (
@@ -155,11 +213,19 @@ def main() -> None:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="trained-encoders-"))
     work.mkdir(parents=True, exist_ok=True)
-    lines = [f"CPU: {cpu_line()}; machine shared by other jobs (2 cores)."]
+    lines = [
+        f"CPU: {cpu_line()}; machine shared by other jobs ({os.cpu_count()} cores); load "
+        f"average at start {_load()}."
+    ]
     print(lines[0], flush=True)
     started = time.perf_counter()
-    corpus_file, described = build_corpus(work / "corpus.txt", args.texts, not args.no_stsb_train)
-    cache = teacher_vectors("minilm", Corpus(corpus_file), progress=True, chunk_size=4096)
+    if args.corpus:
+        path, described = corpus_file(
+            work / "corpus.txt", args.corpus, args.texts, not args.no_stsb_train
+        )
+    else:
+        path, described = build_corpus(work / "corpus.txt", args.texts, not args.no_stsb_train)
+    cache = teacher_vectors("minilm", Corpus(path), progress=True, chunk_size=4096)
     lines.append(
         f"Corpus: {described}; teacher vectors (MiniLM, embedlab's auto runtime) in "
         f"{cache.manifest['seconds']:.0f} s (cached in {cache.folder})."
@@ -172,6 +238,11 @@ def main() -> None:
         "dan": (args.dan_minutes, {}),
         "bilstm": (args.bilstm_minutes, {"hidden": args.bilstm_hidden}),
     }
+    if args.measure_only:
+        if args.work is None:
+            parser.error("--measure-only needs --work, the folder of a finished run")
+        plans = {}
+        lines.append(f"Measure only: the students trained earlier in {work} (not retrained).")
     for method, (minutes, options) in plans.items():
         settings = StudentSettings(
             minutes=minutes,
@@ -248,12 +319,14 @@ def main() -> None:
             f"{'met' if ok_speed else 'NOT met'})"
         )
     size = (
-        f"Run: --texts {args.texts} --static-minutes {args.static_minutes} --dan-minutes "
+        f"Run: --texts {args.texts}{f' --corpus {args.corpus}' if args.corpus else ''} "
+        f"--static-minutes {args.static_minutes} --dan-minutes "
         f"{args.dan_minutes} --bilstm-minutes {args.bilstm_minutes} --bilstm-hidden "
         f"{args.bilstm_hidden}{' --no-stsb-train' if args.no_stsb_train else ''}; teacher "
         f"and training took {train_seconds / 60:.1f} min (students on 1 torch thread); speeds on "
         "one thread per CPU-second, MiniLM's STS-B (82.03) is its published figure, measured "
-        "again by embedlab's auto runtime above."
+        f"again by embedlab's auto runtime above. The whole run took "
+        f"{(time.perf_counter() - started) / 60:.1f} min; load average at the end {_load()}."
     )
     report = "\n".join(
         [
@@ -274,7 +347,8 @@ def main() -> None:
     )
     print("\n".join(goals))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report, encoding="utf-8")
+    earlier = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+    args.out.write_text(report + ("\n" + earlier if earlier else ""), encoding="utf-8")
     print(f"written to {args.out}")
 
 

@@ -311,6 +311,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
     add("eval", "unknown-task", "nosuchtask", "tfidf")
     add("data corpus", "unknown-corpus", "nosuchcorpus")
     add("data corpus", "deb-missing", "gcide", "--deb", "missing.deb")
+    add("data corpus", "debs-folder-missing", "sentences-1m", "--deb", "missing-debs")
     add("models prepare", "unknown-model", "nosuchmodel")
     add("graph train", "unknown-method", "edges.txt", "-o", "m", "--method", "nosuch")
     add("context", "word-not-in-texts", "zebra", "the river bank", "the bank account")

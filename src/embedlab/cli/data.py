@@ -11,6 +11,8 @@ from rich.table import Table
 
 from embedlab.errors import InputError
 from embedlab.text.corpora import CORPORA, data_home, prepare_corpus
+from embedlab.text.sentence_corpus import NAME as SENTENCES
+from embedlab.text.sentence_corpus import prepare_sentences
 
 app = typer.Typer(help="Real data for training and benchmarks, fetched through package managers.")
 
@@ -19,7 +21,9 @@ app = typer.Typer(help="Real data for training and benchmarks, fetched through p
 def corpus_command(
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Corpora to prepare: wiki, lee, gcide, wordnet. None: list them."),
+        typer.Argument(
+            help="Corpora to prepare: wiki, lee, gcide, wordnet, sentences-1m. None: list them."
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,
@@ -27,7 +31,10 @@ def corpus_command(
     ] = None,
     deb: Annotated[
         Path | None,
-        typer.Option(help="Use this already downloaded .deb instead of `apt-get download`."),
+        typer.Option(
+            help="Use this already downloaded .deb instead of `apt-get download` (for "
+            "sentences-1m: a folder of .deb files)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Prepare again even if already there.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
@@ -37,6 +44,8 @@ def corpus_command(
     wiki and lee come from gensim's test data; gcide (the GNU dictionary, dict-gcide) and wordnet
     (glosses, wordnet-base) are Debian packages fetched with apt-get download and unpacked, never
     installed. Train on one file, or on the corpora folder for all of them at once.
+    sentences-1m is a million unique real sentences, one a line, from those and from Debian
+    documentation packages (about 200 MB of downloads, ~13 minutes).
     """
 
     folder = Path(data_dir or data_home()) / "corpora"
@@ -53,7 +62,10 @@ def corpus_command(
         raise InputError("--deb goes with exactly one corpus name", "prepare one corpus at a time")
     console = Console(stderr=True)
     for name in names:
-        result = prepare_corpus(name, data_dir, deb=deb, force=force, progress=progress)
+        if name == SENTENCES:
+            result = prepare_sentences(data_dir, debs=deb, force=force, progress=progress)
+        else:
+            result = prepare_corpus(name, data_dir, deb=deb, force=force, progress=progress)
         how = f"in {result.seconds:.1f} s" if result.seconds else "(already prepared)"
         console.print(
             f"{name}: {result.lines:,} lines, {result.words:,} words {how} -> {result.path}",

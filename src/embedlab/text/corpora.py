@@ -74,6 +74,15 @@ CORPORA: dict[str, CorpusSpec] = {
             "WordNet 3.0 licence (BSD-like)",
             "wordnet-base",
         ),
+        CorpusSpec(
+            "sentences-1m",
+            "1,000,000 unique real English sentences, one a line: GCIDE and WordNet (definitions "
+            "and examples apart), Wikipedia and Lee samples, then Debian documentation (Java, "
+            "Linux, Qt, Erlang, Python, PostgreSQL, Rust ... manuals), fragments, code and STS-B "
+            "dev/test sentences dropped (~15M words)",
+            "gcide + wordnet corpora, gensim test data, Debian doc packages (apt-get download)",
+            "mixed: GPL-2+, WordNet, CC BY-SA 3.0, the doc packages' own (see their copyright)",
+        ),
     )
 }
 
@@ -138,6 +147,12 @@ def prepare_corpus(
     machines, tests). A JSON file beside the text records source, licence and counts.
     """
     spec = _spec(name)
+    if spec.name == "sentences-1m":
+        raise InputError(
+            "sentences-1m is assembled from several corpora, not prepared alone",
+            "run `embedlab data corpus sentences-1m` "
+            "(embedlab.text.sentence_corpus.prepare_sentences)",
+        )
     folder = Path(data_dir or data_home()) / "corpora"
     target = folder / f"{name}.txt"
     meta_path = target.with_suffix(".json")
