@@ -42,8 +42,10 @@ test: setup
 	$(BIN)/pytest
 
 bench: setup
+	$(BIN)/embedlab data corpus gcide wordnet wiki
 	$(BIN)/python bench/embed_stream.py
 	$(BIN)/python bench/encode.py
+	$(BIN)/python bench/openvino_int8.py
 	$(BIN)/python bench/word_vectors.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/serve.py
