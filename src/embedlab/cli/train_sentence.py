@@ -109,6 +109,33 @@ def _cache(
         return teacher_vectors(teacher, source, cache, progress=progress)
 
 
+def _train_student(method: str, options: dict[str, Any], args: dict[str, Any]) -> None:
+    """The body of `train dan` and `train bilstm`: the teacher cache, then the student.
+    ``args`` are the command's own arguments; ``options`` the method's beyond dim, hidden and
+    max_tokens."""
+    out = args["out"]
+    settings = _settings(**args)
+    vectors = _cache(
+        args["corpus"], args["teacher"], args["field"], args["split"], args["limit"],
+        args["cache"], out, args["force"], args["progress"],
+    )  # fmt: skip
+    common = {"dim": args["dim"], "hidden": args["hidden"], "max_tokens": args["max_tokens"]}
+    result = train_student(
+        method,
+        vectors,
+        out,
+        settings,
+        options={**common, **options},
+        tokenizer=args["tokenizer"],
+        vocab_size=args["vocab_size"],
+        init=args["init"],
+        resume=args["resume"],
+        force=args["force"],
+        progress=args["progress"],
+    )
+    _report(result, out)
+
+
 def _report(result: StudentResult, out: Path) -> None:
     Console(stderr=True).print(
         result.summary() + f'\ntry: embedlab similarity "a cat sat" "a kitten sat" -m {out}',
@@ -151,28 +178,8 @@ def train_dan_command(
     progress: Progress = True,
 ) -> None:
     """A deep averaging network (USE-style): token + bigram embeddings averaged, then an MLP."""
-    settings = _settings(**locals())
-    vectors = _cache(corpus, teacher, field, split, limit, cache, out, force, progress)
-    result = train_student(
-        "dan",
-        vectors,
-        out,
-        settings,
-        options={
-            "dim": dim,
-            "hidden": hidden,
-            "layers": layers,
-            "bigram_buckets": bigram_buckets,
-            "max_tokens": max_tokens,
-        },
-        tokenizer=tokenizer,
-        vocab_size=vocab_size,
-        init=init,
-        resume=resume,
-        force=force,
-        progress=progress,
-    )
-    _report(result, out)
+    options = {"layers": layers, "bigram_buckets": bigram_buckets}
+    _train_student("dan", options, locals())
 
 
 def train_bilstm_command(
@@ -202,22 +209,7 @@ def train_bilstm_command(
     progress: Progress = True,
 ) -> None:
     """A bidirectional LSTM with max pooling over time (InferSent-style), then a projection."""
-    settings = _settings(**locals())
-    vectors = _cache(corpus, teacher, field, split, limit, cache, out, force, progress)
-    result = train_student(
-        "bilstm",
-        vectors,
-        out,
-        settings,
-        options={"dim": dim, "hidden": hidden, "max_tokens": max_tokens},
-        tokenizer=tokenizer,
-        vocab_size=vocab_size,
-        init=init,
-        resume=resume,
-        force=force,
-        progress=progress,
-    )
-    _report(result, out)
+    _train_student("bilstm", {}, locals())
 
 
 def train_static_command(
