@@ -36,10 +36,13 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(BIN)/embedlab serve --demo
 
+# Two test processes (pytest-xdist), a file each at a time so a module's server, PostgreSQL or
+# Ray cluster starts once: most tests wait on child processes, so two beat one even on 2 cores.
+TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/embedlab data corpus gcide wordnet wiki

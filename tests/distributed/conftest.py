@@ -119,8 +119,10 @@ def _stop(cluster: Cluster) -> None:
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    temp_dir = tmp_path_factory.mktemp("ray")
+def ray_cluster() -> Iterator[Cluster]:
+    # Short, under /tmp: Ray's socket paths (temp dir + ~70 characters) must stay within the
+    # 107 bytes of a Unix socket address, which pytest-xdist's deeper tmp_path can exceed.
+    temp_dir = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     env = {**os.environ, **CLUSTER_ENV}
     env.pop("RAY_ADDRESS", None)
     port = free_port()
@@ -152,6 +154,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         _stop(cluster)
         left = [" ".join(p.cmdline())[:120] for p in cluster.processes()]
+        shutil.rmtree(temp_dir, ignore_errors=True)
         assert left == [], f"Ray processes left running: {left}"
 
 

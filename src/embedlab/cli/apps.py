@@ -20,6 +20,7 @@ from embedlab.apps.rag import as_prompt, ask, check_documents, index_folder
 from embedlab.apps.recommend import Recommender
 from embedlab.cli.checks import ROW_FORMATS, Force, check_output_file, field_options
 from embedlab.cli.embed import DEFAULT_MODEL
+from embedlab.cli.report import message_console
 from embedlab.errors import InputError
 from embedlab.store import (
     UnknownCollectionError,
@@ -205,7 +206,7 @@ def dedupe_command(
         _write_rows(rows, out)
     for row in rows:
         typer.echo(f"{row['score']:.3f}\t{row['i']}\t{row['j']}\t{row['text_i']}\t{row['text_j']}")
-    Console(stderr=True).print(
+    message_console().print(
         f"{len(rows)} pairs at cosine ≥ {threshold} among {len(texts):,} texts", highlight=False
     )
 
@@ -306,7 +307,7 @@ def map_command(
     path = write_map(
         points, texts, out, labels=labels, title=f"{len(texts)} texts embedded with {embedder.name}"
     )
-    Console(stderr=True).print(f"wrote {path}", highlight=False, markup=False)
+    message_console().print(f"wrote {path}", highlight=False, markup=False)
 
 
 def index_command(
@@ -341,7 +342,7 @@ def index_command(
             drop_collection(collection)
         raise
     store.close()
-    Console(stderr=True).print(
+    message_console().print(
         f"{len(report.added)} added, {len(report.updated)} changed, {len(report.removed)} removed, "
         f"{len(report.unchanged)} unchanged; {report.chunks_embedded} chunks embedded; "
         f"{total} chunks in {collection}",

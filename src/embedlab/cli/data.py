@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from embedlab.cli.report import message_console
 from embedlab.errors import InputError
 from embedlab.text.corpora import CORPORA, data_home, prepare_corpus
 from embedlab.text.sentence_corpus import NAME as SENTENCES
@@ -60,7 +61,7 @@ def corpus_command(
         return
     if deb is not None and len(names) != 1:
         raise InputError("--deb goes with exactly one corpus name", "prepare one corpus at a time")
-    console = Console(stderr=True)
+    console = message_console()
     for name in names:
         if name == SENTENCES:
             result = prepare_sentences(data_dir, debs=deb, force=force, progress=progress)

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from embedlab._io import check_output_folder
 from embedlab.cli.checks import Force
+from embedlab.cli.report import message_console
 from embedlab.training.distill import DEFAULT_PCA_DIMS, check_pca_dims, distill
 
 
@@ -34,7 +34,7 @@ def distill_command(
     check_pca_dims(pca_dims)
     check_output_folder(out, force=force)
     model = distill(teacher, out, pca_dims=pca_dims, force=force)
-    Console(stderr=True).print(
+    message_console().print(
         f"distilled {teacher} into {len(model.tokenizer.get_vocab()):,} subword vectors of "
         f"{model.dim} dims; saved to {out} (model2vec folder: {out / 'model'})\n"
         f'try: embedlab similarity "a cat sat" "a kitten sat" -m {out}',

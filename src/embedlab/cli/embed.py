@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 import embedlab
 from embedlab.batch import EmbeddingInterrupted, embed_file
 from embedlab.cli.checks import Force, field_options
+from embedlab.cli.report import message_console
 from embedlab.distributed import embed_dataset
 from embedlab.errors import InputError, ZeroVectorWarning
 
@@ -180,7 +180,7 @@ def embed_command(
             )
     except EmbeddingInterrupted as stop:
         of = f" of {stop.total:,}" if stop.total else ""
-        Console(stderr=True).print(
+        message_console().print(
             f"interrupted: {stop.rows_done:,}{of} rows are written to {stop.partial}; run the "
             "same command again to resume from there, or add --restart to start over",
             highlight=False,
@@ -189,7 +189,7 @@ def embed_command(
         raise typer.Exit(130) from None
     resumed = f", resumed after {result.resumed_from:,} rows" if result.resumed_from else ""
     fitted = ", fitted on the input first" if result.fitted else ""
-    Console(stderr=True).print(
+    message_console().print(
         f"wrote {result.rows:,} vectors of {result.dim} dims to {result.out} "
         f"in {result.seconds:.1f} s{fitted}{resumed}",
         highlight=False,
@@ -228,7 +228,7 @@ def _embed_on_ray(
             shard_rows=shard_rows or 10_000,
             **options,
         )
-    Console(stderr=True).print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    message_console().print(result.summary(), highlight=False, markup=False, soft_wrap=True)
 
 
 def similarity_command(
@@ -250,7 +250,7 @@ def similarity_command(
     for warning in caught:  # a 0 that means "unknown", not "unrelated": say so, once
         if isinstance(warning.message, ZeroVectorWarning):
             unknown = [a, b] if warning.message.count == 2 else [warning.message.text]
-            Console(stderr=True).print(
+            message_console().print(
                 f"note: the {embedder.name} model knows no token of "
                 + " nor of ".join(repr(t) for t in unknown)
                 + ", so the similarity is 0 (unknown, not unrelated); "

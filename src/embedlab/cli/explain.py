@@ -23,6 +23,7 @@ from embedlab.apps.trends import (
 )
 from embedlab.cli.checks import Force, field_options
 from embedlab.cli.embed import DEFAULT_MODEL
+from embedlab.cli.report import message_console
 from embedlab.data import sample_texts
 from embedlab.errors import InputError
 from embedlab.store import open_collection
@@ -187,7 +188,7 @@ def trends_command(
             )
             name = col.model or col.name
         if skipped:
-            Console(stderr=True).print(
+            message_console().print(
                 f"left out {skipped} items with no text or no {time_field!r}", markup=False
             )
         embedder: embedlab.Embedder | str = name if model is None else embedlab.load(model)

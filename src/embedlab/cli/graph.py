@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 import embedlab
 from embedlab._io import check_output_folder
 from embedlab.cli.checks import Force
+from embedlab.cli.report import message_console
 from embedlab.cli.train import Dim, Epochs, Negative, Out, Progress, Seed, Window, Workers
 from embedlab.cli.words import print_neighbors
 from embedlab.embedders.graph.embedder import DeepWalkEmbedder, Node2VecEmbedder, RandomWalkEmbedder
@@ -105,7 +105,7 @@ def train_command(
     kind = ("directed" if info["directed"] else "undirected") + (
         ", weighted" if info["weighted"] else ""
     )
-    console = Console(stderr=True)
+    console = message_console()
     console.print(
         f"trained {method} on {info['nodes']:,} nodes and {info['edges']:,} edges ({kind}): "
         f"{info['walks']:,} walks in {info['walk_seconds']:.1f} s, skip-gram in "

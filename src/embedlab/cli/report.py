@@ -14,6 +14,7 @@ import itertools
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,6 +58,11 @@ class Interrupted(BaseException):
     def __init__(self, note: str) -> None:
         super().__init__(note)
         self.note = note
+
+
+def message_console() -> Console:
+    """stderr for the CLI's own status lines: one line each, however narrow the terminal."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_error(message: str) -> None:
@@ -104,11 +110,18 @@ class _CtrlC:
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.seen = True
+        # Worker threads of the work being stopped (gensim's job producer, say) may fail as it
+        # unwinds; that is the interruption, not a new error: keep their tracebacks off stderr.
+        threading.excepthook = _quiet_after_interrupt
         signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as before
 
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+
+
+def _quiet_after_interrupt(args: threading.ExceptHookArgs) -> None:
+    """Ignore a background thread's exception once Ctrl-C has stopped the command."""
 
 
 def _os_error_line(exc: OSError) -> str:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from embedlab._io import check_output_folder
 from embedlab.cli.checks import Force, check_output_file, field_options
+from embedlab.cli.report import message_console
 from embedlab.embedders.methods import method_class
 from embedlab.text.readers import check_input_file
 
@@ -78,7 +78,7 @@ def _train(
         model.fit(corpus, field=field, progress=progress)  # type: ignore[call-arg, arg-type]
     model.save(out, force=force)
     info = getattr(model, "training", {})
-    console = Console(stderr=True)
+    console = message_console()
     console.print(
         f"trained {method} on {info.get('tokens', 0):,} tokens ({info.get('texts', 0):,} texts): "
         f"{info.get('vocabulary', 0):,} words x {model.dim} dims in {info.get('seconds', 0):.1f} s "

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from embedlab._io import check_output_folder
 from embedlab.cli.checks import field_options
+from embedlab.cli.report import message_console
 from embedlab.cli.train import Field, Seed
 from embedlab.text.readers import check_input_file, read_texts
 from embedlab.training.gpt import GPTSettings, train_gpt
@@ -69,7 +69,7 @@ def train_gpt_command(
             overwrite=overwrite,
             progress=progress,
         )
-    Console(stderr=True).print(
+    message_console().print(
         f"trained a {layers}-layer GPT ({result.parameters:,} parameters) for {result.steps} steps "
         f"on {result.train_tokens:,} tokens in {result.seconds:.0f} s; validation loss "
         f"{result.loss_before:.2f} -> {result.loss_after:.2f} (perplexity "

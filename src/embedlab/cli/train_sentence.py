@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from embedlab._io import check_output_folder
 from embedlab.cli.checks import Force, field_options
+from embedlab.cli.report import message_console
 from embedlab.cli.train import Field, Seed
 from embedlab.text.readers import check_input_file
 from embedlab.training.static_student import train_static
@@ -137,7 +137,7 @@ def _train_student(method: str, options: dict[str, Any], args: dict[str, Any]) -
 
 
 def _report(result: StudentResult, out: Path) -> None:
-    Console(stderr=True).print(
+    message_console().print(
         result.summary() + f'\ntry: embedlab similarity "a cat sat" "a kitten sat" -m {out}',
         highlight=False,
         markup=False,
