@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,10 @@ from embedlab.embedders.base import (
     l2_normalize,
 )
 from embedlab.embedders.options import Option, declare
+from embedlab.embedders.sentence.tokens import Flat, weighted_bags
 from embedlab.embedders.words.vectors import WordVectorEmbedder, WordVectors
 from embedlab.errors import ModelFormatError, UnknownModelError, UnknownWordError
+from embedlab.text.wordpiece import WordPieceIds
 
 __all__ = ["StaticEmbedder", "UnknownWordError", "WordVectorEmbedder", "WordVectors"]
 
@@ -79,6 +80,14 @@ class _StaticState:
     max_length: int | None
     max_chars: int | None  # texts are cut to this many characters before tokenizing
     unk_id: int | None
+    word_ids: WordPieceIds  # the tokenizer's ids, faster on ASCII text
+    _table32: np.ndarray | None = None
+
+    def table32(self) -> np.ndarray:
+        """The rows in float32, made once: a sparse product would upcast float16 every call."""
+        if self._table32 is None:
+            self._table32 = np.ascontiguousarray(self.embeddings, dtype=np.float32)
+        return self._table32
 
 
 class StaticEmbedder(Embedder):
@@ -120,12 +129,20 @@ class StaticEmbedder(Embedder):
     def normalize(self) -> bool:
         return self._loaded().normalize
 
-    def _encodings(self, texts: list[str], *, offsets: bool = False) -> list[Any]:
+    def _encoding(self, text: str) -> Any:
+        """The tokenizer's full encoding of one text (tokens, offsets), for the walkthrough."""
+        state = self._loaded()
+        if state.max_chars is not None:
+            text = text[: state.max_chars]
+        return state.tokenizer.encode(text, add_special_tokens=False)
+
+    def _ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's known subword ids (what model2vec averages); the tokens' strings and
+        offsets, which only the walkthrough needs, are not made."""
         state = self._loaded()
         if state.max_chars is not None:
             texts = [text[: state.max_chars] for text in texts]
-        encode = state.tokenizer.encode_batch if offsets else state.tokenizer.encode_batch_fast
-        return encode(texts, add_special_tokens=False)
+        return [self._known(ids) for ids in state.word_ids.ids(texts)]
 
     def _known(self, ids: Iterable[int]) -> list[int]:
         unk = self._loaded().unk_id
@@ -142,27 +159,20 @@ class StaticEmbedder(Embedder):
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         state = self._loaded()
-        ids = [self._known(encoding.ids) for encoding in self._encodings(texts)]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if state.mapping is None and state.weights is None:
-            by_length: dict[int, list[int]] = defaultdict(list)
-            for i, row_ids in enumerate(ids):
-                if row_ids:
-                    by_length[len(row_ids)].append(i)
-            for indices in by_length.values():  # one gather per length instead of per text
-                matrix = np.array([ids[i] for i in indices], dtype=np.int64)
-                out[indices] = state.embeddings[matrix].astype(np.float32).mean(axis=1)
-        else:
-            for i, row_ids in enumerate(ids):
-                if row_ids:
-                    out[i] = self._rows(row_ids).mean(axis=0)
+        flat = Flat.of(self._ids(texts))
+        lengths = flat.lengths
+        values = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+        if state.weights is not None:
+            values *= state.weights[flat.ids].astype(np.float32)
+        rows = flat.ids if state.mapping is None else state.mapping[flat.ids]
+        out = weighted_bags(state.table32(), rows, flat.starts, values)  # a text without ids: 0
         return l2_normalize(out) if state.normalize else out
 
     def embed_tokens(self, text: str) -> TokenEmbeddings:
         """Subword tokens (no special tokens, unknowns dropped), their rows, and the mean."""
         (text,) = check_texts([text])
         state = self._loaded()
-        encoding = self._encodings([text], offsets=True)[0]
+        encoding = self._encoding(text)
         keep = [k for k, i in enumerate(encoding.ids) if i != state.unk_id]
         ids = [encoding.ids[k] for k in keep]
         notes = []
@@ -289,6 +299,7 @@ def _load_static(folder: Path) -> _StaticState:
         max_length=max_length,
         max_chars=max_chars,
         unk_id=_unk_id(tokenizer),
+        word_ids=WordPieceIds(tokenizer),
     )
 
 

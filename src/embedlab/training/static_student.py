@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from embedlab._io import check_output_folder
-from embedlab.embedders.sentence.tokens import Flat
+from embedlab.embedders.sentence.tokens import Flat, weighted_bags
 from embedlab.embedders.static import StaticEmbedder
 from embedlab.errors import InputError
 from embedlab.extras import require
@@ -70,8 +70,7 @@ def known_ids(static: StaticEmbedder, texts: list[str]) -> tuple[Flat, np.ndarra
     """Ids the static model uses for each text (unknowns dropped), and which texts have any."""
     rows: list[list[int]] = []
     for start in range(0, len(texts), 8192):
-        encodings = static._encodings(texts[start : start + 8192])
-        rows += [static._known(e.ids) for e in encodings]
+        rows += static._ids(texts[start : start + 8192])
     keep = np.array([bool(r) for r in rows], dtype=bool)
     return Flat.of([r for r in rows if r]), keep
 
@@ -103,7 +102,7 @@ def train_static(
     if not resume:  # fold the least-squares map from mean rows to targets into the table
         sample = np.arange(min(len(flat), FIT_SAMPLE))
         part = flat.take(sample)
-        means = np.add.reduceat(table[part.ids], part.starts[:-1], axis=0) / part.lengths[:, None]
+        means = weighted_bags(table, part.ids, part.starts) / part.lengths[:, None]
         linear, *_ = np.linalg.lstsq(means, targets[sample], rcond=None)
         table = (table @ linear).astype(np.float32)
     net = torch.nn.EmbeddingBag(vocab, dim, mode="mean", sparse=True)

@@ -30,11 +30,13 @@ from embedlab.embedders.sentence.tokens import (
     tokenizer_from_folder,
     train_tokenizer,
     unknown_id,
+    weighted_bags,
 )
 from embedlab.embedders.static import StaticEmbedder
 from embedlab.errors import InputError, ModelFormatError
 from embedlab.extras import require
 from embedlab.loading import load
+from embedlab.text.wordpiece import WordPieceIds
 from embedlab.training.student_loop import LoopResult, StudentSettings, fit_net
 from embedlab.training.teacher_cache import TeacherVectors
 from embedlab.training.teachers import hf_folder, load_teacher
@@ -132,9 +134,10 @@ def student_tokenizer(
 def encode_corpus(tokenizer: Any, texts: list[str], chunk: int = 8192) -> Flat:
     """All texts' ids as one Flat, encoded in chunks (a million texts fit in ~100 MB)."""
     fallback = unknown_id(tokenizer)
+    word_ids = WordPieceIds(tokenizer)
     ids, lengths = [], []
     for start in range(0, len(texts), chunk):
-        rows = encode(tokenizer, texts[start : start + chunk], fallback)
+        rows = encode(word_ids, texts[start : start + chunk], fallback)
         lengths.append(np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows)))
         ids.append(np.fromiter((i for r in rows for i in r), dtype=np.int64))
     starts = np.zeros(len(texts) + 1, dtype=np.int64)
@@ -153,7 +156,7 @@ def _start_as_static(net: Any, flat: Flat, vectors: np.ndarray, vocab: int, buck
         net.output.bias.zero_()
         ids, starts, weights = bag_items(sample, vocab, buckets)
         table = net.bag.weight.detach().numpy()
-        means = np.add.reduceat(table[ids] * weights[:, None], starts[:-1], axis=0)
+        means = weighted_bags(table, ids, starts, weights)
         linear, *_ = np.linalg.lstsq(means, vectors[: len(sample)], rcond=None)
         net.shortcut.weight.copy_(torch.from_numpy(np.ascontiguousarray(linear.T, np.float32)))
 

@@ -3,7 +3,7 @@
 Token and hashed-bigram embeddings are averaged, then feed-forward layers (ReLU) map the mean to
 the teacher's space, beside a linear shortcut from the mean (so the network starts as a linear
 static model, fitted by least squares, and its layers learn what the mean alone misses).
-Inference is numpy (one gather, one ``reduceat``, a few matrix products), faster than torch for
+Inference is numpy and scipy (one sparse product for the means, a few matrix products), faster than torch for
 networks this small on one thread; training builds the same network in torch
 (:meth:`DANEmbedder.torch_net`) and reads its weights back under the same names.
 """
@@ -21,7 +21,7 @@ from embedlab.checks import threads, whole
 from embedlab.embedders.base import TokenEmbeddings
 from embedlab.embedders.options import LOAD, Option, declare
 from embedlab.embedders.sentence.student import STUDENT_OPTIONS, StudentEmbedder
-from embedlab.embedders.sentence.tokens import Flat
+from embedlab.embedders.sentence.tokens import Flat, weighted_bags
 from embedlab.errors import ModelFormatError
 from embedlab.extras import require
 from embedlab.threads import resolve_threads
@@ -172,8 +172,7 @@ class DANEmbedder(StudentEmbedder):
 
     def _pooled(self, flat: Flat) -> np.ndarray:
         ids, starts, weights = bag_items(flat, self.vocab_size, self.params["bigram_buckets"])
-        items = self._weights["bag.weight"][ids] * weights[:, None]
-        return np.add.reduceat(items, starts[:-1], axis=0)
+        return weighted_bags(self._weights["bag.weight"], ids, starts, weights)
 
     def _forward(self, flat: Flat) -> np.ndarray:
         mean = x = self._pooled(flat)

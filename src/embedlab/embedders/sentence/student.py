@@ -27,6 +27,7 @@ from embedlab.embedders.sentence.tokens import (
     unknown_id,
 )
 from embedlab.errors import ModelFormatError
+from embedlab.text.wordpiece import WordPieceIds
 
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
@@ -80,6 +81,7 @@ class StudentEmbedder(Embedder):
     ) -> None:
         """Give the student its tokenizer and weights (what a trainer or a checkpoint made)."""
         self._tokenizer = tokenizer
+        self._word_ids = WordPieceIds(tokenizer)
         self._unknown = unknown_id(tokenizer)
         self._vocab_size = int(tokenizer.get_vocab_size())  # slow to ask: 14 ms a call
         self._weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
@@ -92,7 +94,8 @@ class StudentEmbedder(Embedder):
     # -- embedding ---------------------------------------------------------------------------
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Subword ids of each text (no special tokens; an empty one gets the unknown id)."""
-        return encode(self.tokenizer, texts, self._unknown)
+        self._require_fitted()
+        return encode(self._word_ids, texts, self._unknown)
 
     def _forward(self, flat: Flat) -> np.ndarray:
         """Vectors ``(len(flat), dim)`` of id lists, before the optional normalisation."""
@@ -107,7 +110,7 @@ class StudentEmbedder(Embedder):
         """Stage 1: subword ids, cut at ``max_tokens`` (within the model's own limit)."""
         self._require_fitted()
         limit = self.params["max_tokens"]
-        return prepare_ids(self._tokenizer, texts, self._unknown, max_tokens, truncate, limit)
+        return prepare_ids(self._word_ids, texts, self._unknown, max_tokens, truncate, limit)
 
     def run(
         self,
