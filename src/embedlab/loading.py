@@ -210,6 +210,10 @@ def _wants_method(entry: Any, klass: type[Embedder], params: dict[str, Any]) -> 
 
 def _load_catalogue(entry: Any, params: dict[str, Any]) -> Embedder:
     folder = entry.path()
+    if entry.trained_here:  # a saved embedlab folder, written by `embedlab models prepare`
+        model = _load_folder(folder, params)
+        model.name = entry.name
+        return model
     klass = method_class(entry.method)
     _check_options(f"the catalogue model {entry.name}", params, _catalogue_options(entry))
     if entry.method == "word-vectors":

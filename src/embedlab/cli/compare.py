@@ -13,11 +13,12 @@ from rich.table import Table
 from embedlab.cli.checks import Force
 from embedlab.errors import OutputError
 from embedlab.eval.compare import (
-    DEFAULT_MODELS,
     DEFAULT_TASKS,
     check_outputs,
     check_specs,
     compare,
+    default_models,
+    unbuilt_note,
     write_outputs,
 )
 
@@ -40,7 +41,11 @@ def compare_command(
 ) -> None:
     """Run approaches on tasks; print main scores, sentences/s, load time, peak memory, size."""
 
-    model_list = [m.strip() for m in models.split(",")] if models else list(DEFAULT_MODELS)
+    unbuilt: list[str] = []
+    if models:
+        model_list = [m.strip() for m in models.split(",")]
+    else:
+        model_list, unbuilt = default_models()
     task_list = [t.strip() for t in tasks.split(",")] if tasks else list(DEFAULT_TASKS)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} is a file, not a folder", "name a folder for --out")
@@ -67,5 +72,7 @@ def compare_command(
             console.print(
                 f"[yellow]{escape(r.model)} / {task}:[/] {escape(error)}", highlight=False
             )
+    if unbuilt:
+        console.print(unbuilt_note(unbuilt), markup=False, highlight=False)
     written = write_outputs(reports, task_list, out, force=force)
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False)

@@ -11,10 +11,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from embedlab.catalogue import CATALOGUE, all_names, cache_entries, find, prepare, prune_cache
+from embedlab.catalogue import (
+    CATALOGUE,
+    TEACHER_MINUTES,
+    CatalogueModel,
+    all_names,
+    cache_entries,
+    find,
+    prepare,
+    prune_cache,
+)
+from embedlab.cli.report import message_console
 from embedlab.embedders.methods import methods, suggestion
 from embedlab.errors import UnknownModelError
 from embedlab.paths import cache_home
+from embedlab.training.recipes import build
 
 if TYPE_CHECKING:
     from embedlab.catalogue import CacheEntry
@@ -35,6 +46,7 @@ def _rows() -> list[dict]:
             "licence": m.licence,
             "installed": m.installed,
             "prepared": m.prepared,
+            "trained_here": m.trained_here,
             "install": m.install,
             "description": m.description,
         }
@@ -65,14 +77,15 @@ def list_models(
     for r in rows:
         if "name" not in r:
             continue
-        state = (
-            ("yes" if r["prepared"] else "yes, prepared on first use")
-            if r["installed"]
-            else f"no: {r['install']}"
-        )
+        if r["trained_here"] and r["installed"]:
+            state = "yes, built" if r["prepared"] else f"build: embedlab models prepare {r['name']}"
+        elif r["installed"]:
+            state = "yes" if r["prepared"] else "yes, prepared on first use"
+        else:
+            state = f"no: {r['install']}"
         table.add_row(
             r["name"],
-            r["aliases"][0],
+            r["aliases"][0] if r["aliases"] else "-",
             r["method"],
             str(r["dims"]),
             str(r["max_tokens"] or "-"),
@@ -94,15 +107,44 @@ def prepare_command(
         list[str] | None, typer.Argument(help="Models to prepare (default: all installed).")
     ] = None,
 ) -> None:
-    """Make installed models ready offline: reassemble mpnet, distil the static model (once)."""
+    """Make installed models ready offline: reassemble mpnet, distil the static model (once).
 
+    The students trained here (static-minilm-tl, dan-minilm, bilstm-minilm) are built only when
+    named: each trains for minutes on this machine (the first also computes MiniLM's vectors of
+    a million sentences, about an hour)."""
+    entries = []
     for name in names or []:
-        if find(name) is None:
+        entry = find(name)
+        if entry is None:
             raise UnknownModelError(
                 f"{name!r} is not a catalogue model", suggestion(name, all_names())
             )
+        entries.append(entry)
     for name, path in prepare(names or None):
         typer.echo(f"{name}: ready at {path}")
+    for entry in entries:
+        if entry.trained_here:
+            if not entry.prepared:
+                _build(entry)
+            typer.echo(f"{entry.name}: ready at {entry.path()}")
+    unbuilt = [m.name for m in CATALOGUE if m.trained_here and m.installed and not m.prepared]
+    if not names and unbuilt:
+        typer.echo(
+            f"not built (trained here on request): {', '.join(unbuilt)}; "
+            f"build one with: embedlab models prepare {unbuilt[0]}"
+        )
+
+
+def _build(entry: CatalogueModel) -> None:
+    if not entry.installed:
+        entry.path()  # raises: what to install
+    message_console().print(
+        f"{entry.name}: training here (about {entry.train_minutes} minutes on one core, plus "
+        f"about {TEACHER_MINUTES} for MiniLM's vectors of the corpus the first time, which are "
+        "kept if it is stopped: run the same command again to go on)",
+        markup=False,
+    )
+    build(entry.name, progress=True, say=lambda line: message_console().print(line, markup=False))
 
 
 def _megabytes(size: int) -> str:

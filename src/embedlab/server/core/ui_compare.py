@@ -18,7 +18,7 @@ from typing import Any
 from embedlab.errors import EmbedlabError, InputError
 from embedlab.eval import compare as compare_module
 from embedlab.eval.base import get_task
-from embedlab.eval.compare import DEFAULT_MODELS, DEFAULT_TASKS, check_specs, compare, to_rows
+from embedlab.eval.compare import DEFAULT_TASKS, check_specs, compare, default_models, to_rows
 
 MAX_MODELS = 8
 
@@ -157,4 +157,6 @@ class CompareRuns:
             run.current, run.finished_at = None, time.time()
 
 
-DEFAULTS = {"models": list(DEFAULT_MODELS), "tasks": list(DEFAULT_TASKS)}
+def defaults() -> dict[str, list[str]]:
+    """The page's default models and tasks: compare's, less the students not built here."""
+    return {"models": default_models()[0], "tasks": list(DEFAULT_TASKS)}

@@ -32,7 +32,7 @@ from embedlab.embedders.transformers.context import compare_contexts
 from embedlab.paths import cache_home
 from embedlab.server.core.collections import Collections
 from embedlab.server.core.errors import UnavailableError
-from embedlab.server.core.ui_compare import DEFAULTS, CompareRuns, cached_rows, split
+from embedlab.server.core.ui_compare import CompareRuns, cached_rows, defaults, split
 from embedlab.server.core.ui_projection import (
     MapCache,
     field_colours,
@@ -127,7 +127,7 @@ async def info(request: Request) -> dict[str, Any]:
         "collections": names,
         "projection": projection_method(),
         "max_points": _ui(request).maps.max_points,
-        "compare_defaults": DEFAULTS,
+        "compare_defaults": defaults(),
     }
 
 
@@ -264,8 +264,9 @@ async def compare_cached(
     tasks: str | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
-    model_list = split(models, tuple(DEFAULTS["models"]))
-    task_list = split(tasks, tuple(DEFAULTS["tasks"]))
+    default = defaults()
+    model_list = split(models, tuple(default["models"]))
+    task_list = split(tasks, tuple(default["tasks"]))
     rows = await _thread(cached_rows, model_list, task_list, limit)
     return {"object": "list", "tasks": task_list, "limit": limit, "data": rows}
 
