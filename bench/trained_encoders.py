@@ -42,9 +42,11 @@ Published figures (STS-B test, cosine similarity, Spearman x100, no training on 
 InferSent-GloVe 68.03 and Universal Sentence Encoder 74.92, from Reimers & Gurevych 2019
 (Sentence-BERT, Table 1), repeated in sentence-transformers' docs (docs/pretrained-models/
 nli-models.md, sts-models.md). The USE paper (Cer et al. 2018, arXiv:1803.11175) reports Pearson
-0.782 for its transformer variant (paperswithcode's STS Benchmark entry); its DAN figure and the
-75.8 for InferSent named in issue 17 could not be checked against the papers from this machine
-(no copy of either table here), so they are not quoted as sources."""
+0.782 for its transformer variant (paperswithcode's STS Benchmark entry); its DAN figure could
+not be checked from this machine, so it is not quoted. The 75.8 for InferSent named in issue 17
+is SentEval's STS-B task (Conneau & Kiela 2018, arXiv:1803.05449; paperswithcode's SentEval
+entry: 75.8 Pearson / 75.5 Spearman), a regressor trained on STS-B's training pairs over frozen
+vectors: not comparable with the cosine Spearman here."""
 
 
 def cpu_line() -> str:
