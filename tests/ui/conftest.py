@@ -120,8 +120,11 @@ def ui_server(tmp_path_factory) -> Iterator[Server]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module, not session: Playwright's sync API keeps an event loop running in this thread
+    # while it lives, so a later test file in the same process (pytest-xdist runs files in any
+    # order) could not call asyncio.run().
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium package")
     from playwright.sync_api import sync_playwright
