@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -138,13 +139,11 @@ def run_model(model_name: str, n: int, calibration: int, repeats: int) -> list[d
     }
     encoders.update({name: graph_encoder(c, embedder) for name, (c, _) in graphs.items()})
     timings = alternated(encoders, texts, repeats)
-    reference = timings["sentence-transformers"]["vectors"]
-    reference = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    cosines = cosines_to_st(timings)
     base_cpu = timings["sentence-transformers"]["cpu"]
     rows = []
     for name, timing in timings.items():
-        vectors = timing["vectors"] / np.linalg.norm(timing["vectors"], axis=1, keepdims=True)
-        cos = (vectors * reference).sum(1)
+        cos = cosines[name]
         rows.append(
             {
                 "model": model_name,
@@ -188,12 +187,28 @@ def write(rows: list[dict], args: argparse.Namespace) -> str:
     return on_top(Path(args.out), "\n".join(lines) + "\n")
 
 
-def main() -> None:
+def cosines_to_st(timings: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Each encoder's per-sentence cosine to sentence-transformers' fp32 vectors."""
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    reference = unit(timings["sentence-transformers"]["vectors"])
+    return {name: (unit(t["vectors"]) * reference).sum(1) for name, t in timings.items()}
+
+
+def model_parser(doc: str) -> argparse.ArgumentParser:
+    """The options the OpenVINO studies share (--models, --n), offline settings first."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["minilm", "mpnet"])
     parser.add_argument("--n", type=int, default=1000, help="sentences timed per model")
+    return parser
+
+
+def main() -> None:
+    parser = model_parser(__doc__ or "")
     parser.add_argument("--calibration", type=int, default=200, help="NNCF calibration sentences")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(RESULTS))

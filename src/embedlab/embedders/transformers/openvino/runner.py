@@ -2,7 +2,10 @@
 
 Why: OpenVINO's CPU plugin picks bf16 by itself on AMX machines, so the precision is always
 set explicitly (``openvino`` must stay fp32), and threads are not pinned, since the machine is
-shared with other work.
+shared with other work. Its fused attention kernel ("snippets") can be switched off: on AMX at one
+thread plain MatMul and Softmax nodes measured faster (bench/results/openvino_graph.md: mpnet
+int8 7-16%, bf16 7-10%, MiniLM even), so the embedder switches it off there and leaves OpenVINO's
+default on other CPUs, where it was not measured.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 class OpenVinoRunner:
     """``runner(feed)`` returns the pooled float32 vectors of one padded batch."""
 
-    def __init__(self, path: Path, *, threads: int, precision: str = "fp32") -> None:
+    def __init__(
+        self, path: Path, *, threads: int, precision: str = "fp32", fused_attention: bool = True
+    ) -> None:
         require("openvino", "transformers")
         import openvino as ov
 
@@ -32,6 +37,8 @@ class OpenVinoRunner:
             "NUM_STREAMS": 1,
             "ENABLE_CPU_PINNING": False,
         }
+        if not fused_attention:
+            config["SNIPPETS_MODE"] = "DISABLE"
         try:
             core = ov.Core()
             self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
@@ -45,6 +52,7 @@ class OpenVinoRunner:
         self.lock = threading.Lock()  # one infer request: one batch at a time
         self.threads = threads
         self.precision = precision
+        self.fused_attention = fused_attention
         self.path = path
 
     def __call__(self, feed: dict[str, np.ndarray]) -> np.ndarray:
