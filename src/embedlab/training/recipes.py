@@ -23,13 +23,15 @@ from embedlab import catalogue
 from embedlab.errors import InputError, UnknownModelError
 from embedlab.eval.datasets import sts_benchmark
 from embedlab.paths import cache_home
-from embedlab.text.corpora import CORPORA, corpus_path
+from embedlab.text.corpora import CORPORA, corpus_path, data_home
+from embedlab.text.sentence_corpus import NAME as SENTENCES
+from embedlab.text.sentence_corpus import prepare_sentences
 from embedlab.training.static_student import train_static
 from embedlab.training.student_loop import StudentSettings
 from embedlab.training.students import StudentResult, train_student
 from embedlab.training.teacher_cache import Corpus, TeacherVectors, teacher_vectors
 
-CORPUS = "sentences-1m"
+CORPUS = SENTENCES
 TEXTS = 1_000_000
 TEACHER = "minilm"
 
@@ -149,6 +151,9 @@ def build(
     if (target / "embedlab.json").is_file():
         return target
     recipe = RECIPES[name]
+    if corpus == SENTENCES and not (data_home() / "corpora" / f"{SENTENCES}.txt").is_file():
+        say(f"{name}: assembling the {SENTENCES} corpus first (about 13 minutes)")
+        prepare_sentences(progress=progress)
     corpus_file = cache_home() / "data" / "recipes" / f"{Path(corpus).name}-{texts}.txt"
     path, described = recipe_corpus(corpus_file, corpus, texts, stsb_train)
     say(f"{name}: corpus {described}")
