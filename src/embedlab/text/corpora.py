@@ -133,6 +133,19 @@ def corpus_path(name: str, data_dir: str | os.PathLike[str] | None = None) -> Pa
     return path
 
 
+def prepared_corpus(
+    name: str, data_dir: str | os.PathLike[str] | None = None
+) -> PreparedCorpus | None:
+    """Corpus ``name`` as its JSON recorded it when it was prepared, or None if it was not
+    (a text without its JSON is an unfinished one)."""
+    target = Path(data_dir or data_home()) / "corpora" / f"{name}.txt"
+    meta_path = target.with_suffix(".json")
+    if not (target.is_file() and meta_path.is_file()):
+        return None
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    return PreparedCorpus(name, target, meta["lines"], meta["words"], 0.0)
+
+
 def prepare_corpus(
     name: str,
     data_dir: str | os.PathLike[str] | None = None,
@@ -153,12 +166,12 @@ def prepare_corpus(
             "run `embedlab data corpus sentences-1m` "
             "(embedlab.text.sentence_corpus.prepare_sentences)",
         )
+    done = None if force else prepared_corpus(name, data_dir)
+    if done is not None:
+        return done
     folder = Path(data_dir or data_home()) / "corpora"
     target = folder / f"{name}.txt"
     meta_path = target.with_suffix(".json")
-    if target.is_file() and meta_path.is_file() and not force:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return PreparedCorpus(name, target, meta["lines"], meta["words"], 0.0)
     if deb is not None and spec.deb_package is None:
         raise InputError(f"the corpus {name!r} does not come from a .deb", "omit --deb")
     folder.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ from embedlab.text.corpora import (
     gcide_paragraphs,
     lee_documents,
     prepare_corpus,
+    prepared_corpus,
     wiki_paragraphs,
 )
 from embedlab.text.sentence_sources import (
@@ -241,12 +242,12 @@ def prepare_sentences(
     ``debs`` is a folder of already downloaded .deb files, used instead of ``apt-get download``.
     The gcide and wordnet corpora are read from their prepared files (prepared first if missing).
     """
+    done = None if force else prepared_corpus(NAME, data_dir)
+    if done is not None:
+        return done
     folder = Path(data_dir or data_home()) / "corpora"
     out = folder / f"{NAME}.txt"
     meta_path = out.with_suffix(".json")
-    if out.is_file() and meta_path.is_file() and not force:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return PreparedCorpus(NAME, out, meta["lines"], meta["words"], 0.0)
     if target < 1:
         raise InputError(f"target must be at least 1, got {target}", "e.g. 1000000")
     found: dict[str, Path] = {}
@@ -276,6 +277,7 @@ def prepare_sentences(
             for line in handle:
                 words += len(line.split())
         os.replace(work / "corpus.txt", out)
+    seconds = round(time.perf_counter() - started, 2)
     meta = {
         "name": NAME,
         "description": CORPORA[NAME].description,
@@ -285,7 +287,7 @@ def prepare_sentences(
         "words": words,
         "target": target,
         "sources": counts,
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": seconds,
     }
     meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    return PreparedCorpus(NAME, out, lines, words, float(meta["seconds"]))
+    return PreparedCorpus(NAME, out, lines, words, seconds)

@@ -23,7 +23,7 @@ from embedlab import catalogue
 from embedlab.errors import InputError, UnknownModelError
 from embedlab.eval.datasets import sts_benchmark
 from embedlab.paths import cache_home
-from embedlab.text.corpora import CORPORA, corpus_path, data_home
+from embedlab.text.corpora import CORPORA, corpus_path, prepared_corpus
 from embedlab.text.sentence_corpus import NAME as SENTENCES
 from embedlab.text.sentence_corpus import prepare_sentences
 from embedlab.training.static_student import train_static
@@ -151,7 +151,7 @@ def build(
     if (target / "embedlab.json").is_file():
         return target
     recipe = RECIPES[name]
-    if corpus == SENTENCES and not (data_home() / "corpora" / f"{SENTENCES}.txt").is_file():
+    if corpus == SENTENCES and prepared_corpus(SENTENCES) is None:
         say(f"{name}: assembling the {SENTENCES} corpus first (about 13 minutes)")
         prepare_sentences(progress=progress)
     corpus_file = cache_home() / "data" / "recipes" / f"{Path(corpus).name}-{texts}.txt"
