@@ -19,7 +19,7 @@ from embedlab.errors import InputError
 from embedlab.eval.datasets import sentiment, sts_benchmark
 from embedlab.eval.wordnet_usage import Synset, read_synsets
 from embedlab.text.corpora import corpus_path, prepare_corpus
-from embedlab.training.finetune import read_training_data
+from embedlab.training.finetune import FinetuneResult, read_training_data
 from embedlab.training.finetune.adapt import pseudo_pairs
 from embedlab.training.finetune.callbacks import budget_factor
 from embedlab.training.finetune.mining import mine_hard_negatives
@@ -51,18 +51,21 @@ def falls(report: dict) -> bool:
     return len(losses) == STEPS["max_steps"] and losses[-1] < losses[0]
 
 
-@pytest.fixture(scope="module")
-def pairs_run(synsets, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "pairs"
-    result = embedlab.finetune(
+def run_pairs(synsets: list[Synset], out: Path) -> FinetuneResult:
+    return embedlab.finetune(
         "minilm",
         pairs(synsets, 0, 8),
         out=out,
         eval_data=pairs(synsets, 100, 16),
         dims=[384, 128],
+        seed=0,
         **STEPS,
     )
-    return result
+
+
+@pytest.fixture(scope="module")
+def pairs_run(synsets, tmp_path_factory):
+    return run_pairs(synsets, tmp_path_factory.mktemp("runs") / "pairs")
 
 
 def test_pairs_train_matryoshka_and_save_a_model_both_libraries_load(pairs_run):
@@ -86,6 +89,15 @@ def test_pairs_train_matryoshka_and_save_a_model_both_libraries_load(pairs_run):
     assert len(meta["lineage"]["data_sha256"]) == 64
     assert (pairs_run.path / "report.md").read_text().count("| ndcg@10 |") == 1
     assert not pairs_run.path.with_name("pairs.checkpoints").exists()
+
+
+def test_the_same_seed_trains_the_same_model(pairs_run, synsets, tmp_path):
+    again = run_pairs(synsets, tmp_path / "again")
+    assert again.report["losses"] == pairs_run.report["losses"]
+    texts = ["he cashed a check at the bank", "a sloping land beside a body of water"]
+    first = embedlab.load(pairs_run.path, runtime="torch").embed(texts)
+    second = embedlab.load(again.path, runtime="torch").embed(texts)
+    np.testing.assert_array_equal(first, second)
 
 
 def test_scored_pairs_train_with_cosent(tmp_path):
