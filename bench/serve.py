@@ -1,7 +1,9 @@
 """`embedlab serve` under concurrent load, against the library's own `embed` and against infinity.
 
 Every server runs as its own process on 127.0.0.1 (loopback only) and serves all-MiniLM-L6-v2
-from the same local folder. Clients send single-sentence requests (`encoding_format: float`) on
+from the same local folder. Clients send single-sentence requests (`encoding_format: float`;
+``--texts sample``: the 40 bundled sentences, ``--texts stsb``: 1,000 STS-B sentences of more
+varied lengths, which the library embeds too) on
 keep-alive connections at concurrency 1, 16 and 64, each level for a bounded time after a short
 warm-up; each client is a minimal asyncio HTTP/1.1 loop, so the load generator costs little CPU
 on this 2-core machine. Reported: requests/s, sentences/s (one sentence a request), p50/p99
@@ -41,16 +43,19 @@ import numpy as np
 
 RESULTS = Path(__file__).parent / "results" / "serve.md"
 LEVELS = (1, 16, 64)
+TEXTS = {
+    "sample": "the 40 bundled sentences, 11-19 tokens; the library embeds them 25 times a pass",
+    "stsb": "1,000 STS-B sentences, 6-60 tokens; the library embeds the same 1,000 a pass",
+}
 WARMUP_S = 2.0
 MAX_REQUESTS_PER_LEVEL = 200_000  # a hard bound besides time
 
 LIBRARY = """
 import json, sys, time
 import embedlab
-from embedlab.data import sample_texts
 runtime, threads, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 model = embedlab.load("minilm", runtime=runtime, threads=threads)
-texts = sample_texts() * 25                     # 1,000 single sentences a pass
+texts = json.loads(sys.argv[4])                 # the 1,000 sentences of a pass
 model.embed(texts[:64])
 done, started, cpu = 0, time.perf_counter(), time.process_time()
 while time.perf_counter() - started < duration:
@@ -222,11 +227,13 @@ def drive(
 
 
 def library_rate(
-    runtime: str, threads: int, duration: float, env: dict[str, str]
+    runtime: str, threads: int, duration: float, env: dict[str, str], texts: list[str]
 ) -> tuple[float, float]:
-    """(sentences/s, CPU microseconds per sentence) of the library's own ``embed``."""
+    """(sentences/s, CPU microseconds per sentence) of the library's own ``embed`` of passes of
+    1,000 of ``texts`` (repeated as needed)."""
+    passes = (texts * (1000 // len(texts) + 1))[:1000]
     result = subprocess.run(
-        [sys.executable, "-c", LIBRARY, runtime, str(threads), str(duration)],
+        [sys.executable, "-c", LIBRARY, runtime, str(threads), str(duration), json.dumps(passes)],
         env=env,
         capture_output=True,
         text=True,
@@ -234,6 +241,16 @@ def library_rate(
     )
     out = json.loads(result.stdout.strip().splitlines()[-1])
     return out["sentences_per_s"], out["cpu_us"]
+
+
+def stsb_sentences(n: int) -> list[str]:
+    """``n`` unique STS-B sentences, test split first."""
+    from embedlab.eval.datasets import sts_benchmark
+
+    pool = [
+        s for split in ("test", "dev", "train") for a, b, _ in sts_benchmark(split) for s in (a, b)
+    ]
+    return list(dict.fromkeys(pool))[:n]
 
 
 def start_server(runtime: str, threads: int, env: dict[str, str]) -> Server:
@@ -272,7 +289,7 @@ def measure(
 
     def library_run() -> None:
         print(f"library embed, {runtime} ...", flush=True)
-        rate, cpu = library_rate(runtime, threads, duration, env)
+        rate, cpu = library_rate(runtime, threads, duration, env, texts)
         library.append((rate, cpu))
         print(f"    {rate:.1f} sentences/s, {cpu:.0f} us CPU a sentence", flush=True)
 
@@ -306,13 +323,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="compute threads per model")
     parser.add_argument("--infinity", default="/tmp/infvenv/bin/infinity_emb")
     parser.add_argument("--note", default="", help="what changed since the last run")
+    parser.add_argument(
+        "--texts",
+        choices=("sample", "stsb"),
+        default="sample",
+        help="sample: the 40 bundled sentences (11-19 tokens); stsb: 1,000 STS-B sentences "
+        "(6-60 tokens, test split first), where batches of random lengths pad more",
+    )
     args = parser.parse_args()
 
     from embedlab.catalogue import minilm_path
     from embedlab.cpu import detect
     from embedlab.data import sample_texts
 
-    texts = sample_texts()
+    texts = sample_texts() if args.texts == "sample" else stsb_sentences(1000)
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -391,7 +415,7 @@ def main() -> None:
 
     command = (
         f"python bench/serve.py --duration {args.duration:g} --rounds {args.rounds} "
-        f"--runtimes {' '.join(args.runtimes)} --threads {args.threads}"
+        f"--runtimes {' '.join(args.runtimes)} --threads {args.threads} --texts {args.texts}"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else ""
@@ -404,7 +428,7 @@ def main() -> None:
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after), Python "
         f"{platform.python_version()}, embedlab {embedlab.__version__}. Model all-MiniLM-L6-v2 from "
         "the same local folder for every system; one compute thread per server; single-sentence "
-        f"requests, `encoding_format: float`, {WARMUP_S:g} s warm-up then {args.duration:g} s per "
+        f"requests ({TEXTS[args.texts]}), `encoding_format: float`, {WARMUP_S:g} s warm-up then {args.duration:g} s per "
         "level, clients on keep-alive connections on 127.0.0.1. Library and server alternate "
         "(library, server levels, library, ...); each round's share compares the server's "
         "sentences/s with the mean of the library runs just before and after it; the row shows "

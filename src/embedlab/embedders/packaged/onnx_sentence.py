@@ -34,7 +34,7 @@ from embedlab.checks import flag, optional_text, path_text
 from embedlab.checks import threads as threads_check
 from embedlab.embedders.base import Embedder, TokenEmbeddings, check_texts, l2_normalize
 from embedlab.embedders.options import LOAD, RELOAD, Option, declare
-from embedlab.embedders.transformers.batching import DEFAULT_TOKEN_BUDGET, batches_by_budget
+from embedlab.embedders.transformers.batching import DEFAULT_TOKEN_BUDGET, batches_by_cost
 from embedlab.embedders.transformers.onnx.runner import OnnxRunner
 from embedlab.embedders.transformers.truncation import warn_truncated
 from embedlab.errors import InputError, ModelFormatError, UnknownModelError
@@ -234,7 +234,9 @@ class OnnxSentenceEmbedder(Embedder):
         budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
         out = np.empty((len(texts), session.dim), dtype=np.float32)
         with progress_bar(f"embedding with {self.name}", len(texts), enabled=progress) as advance:
-            for rows in batches_by_budget([len(x) for x in ids], batch_size, budget):
+            for rows in batches_by_cost(
+                [len(x) for x in ids], batch_size, budget, hidden_size=session.dim
+            ):
                 out[rows] = self._run(session, [ids[i] for i in rows], (session.output,))[0]
                 advance(len(rows))
         return l2_normalize(out) if self.params["normalize"] else out

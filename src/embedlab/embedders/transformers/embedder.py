@@ -41,7 +41,7 @@ from embedlab.embedders.transformers.auto import (
 from embedlab.embedders.transformers.batching import (
     DEFAULT_TOKEN_BUDGET,
     Encoded,
-    batches_by_budget,
+    batches_by_cost,
 )
 from embedlab.embedders.transformers.config import (
     is_causal_config,
@@ -413,9 +413,12 @@ class TransformerEmbedder(Embedder):
         return fastest_first(cpu, self.hidden_size)
 
     def _calibration_batches(self) -> list[dict[str, np.ndarray]]:
-        """Padded batches of 8 bundled WordNet sentences, for int8 calibration."""
+        """Padded batches of 8 bundled WordNet sentences, longest first, for int8 calibration:
+        every 8 sorted rows, fixed (not :meth:`plan_batches`), since the int8 graph depends on
+        them (quantize.RECIPE)."""
         encoded = self.prepare(calibration_texts())
-        return [self._pad(encoded.features, rows) for rows in self.plan_batches(encoded, 8)]
+        order = np.argsort(-np.asarray(encoded.lengths), kind="stable")
+        return [self._pad(encoded.features, order[i : i + 8]) for i in range(0, len(order), 8)]
 
     def _export_spec(self, runtime: str) -> ExportSpec:
         """The exported graph a runtime runs: fused for onnxruntime, int8 for onnx-int8 (8-bit
@@ -599,9 +602,10 @@ class TransformerEmbedder(Embedder):
 
     def plan_batches(self, encoded: Encoded, batch_size: int = 32) -> list[np.ndarray]:
         """Stage 2a: row indices per model call, longest first, at most ``batch_size`` rows and
-        the ``token_budget`` in padded tokens (see :func:`batches_by_budget`)."""
+        the ``token_budget`` in padded tokens, cut where that costs least (see
+        :func:`batches_by_cost`)."""
         budget = self.params["token_budget"] or DEFAULT_TOKEN_BUDGET
-        return batches_by_budget(encoded.lengths, batch_size, budget)
+        return batches_by_cost(encoded.lengths, batch_size, budget, hidden_size=self.hidden_size)
 
     def run_batch(self, encoded: Encoded, rows: np.ndarray) -> np.ndarray:
         """Stage 2b: the chosen rows padded and through the model, on the chosen runtime.

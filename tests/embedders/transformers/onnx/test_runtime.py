@@ -11,7 +11,7 @@ import pytest
 
 import embedlab
 from embedlab import threads
-from embedlab.embedders.transformers.batching import batches_by_budget
+from embedlab.embedders.transformers.batching import batches_by_cost
 from embedlab.embedders.transformers.embedder import TransformerEmbedder
 from embedlab.embedders.transformers.onnx.cache import exported_model, list_exports
 from embedlab.embedders.transformers.onnx.export import ExportSpec, export_graph
@@ -141,13 +141,18 @@ def test_session_threads_follow_the_setting(onnx_home: Path, monkeypatch) -> Non
     assert model._backend().threads == 1
 
 
-def test_batches_by_token_budget() -> None:
+def test_batches_keep_the_budget_and_cut_where_padding_costs_more_than_a_call() -> None:
     lengths = np.array([5, 40, 12, 40, 7, 100, 3])
-    batches = batches_by_budget(lengths, batch_size=3, token_budget=100)
+    batches = batches_by_cost(lengths, batch_size=3, token_budget=100)
     assert sorted(np.concatenate(batches).tolist()) == list(range(7))
-    assert [lengths[b].tolist() for b in batches] == [[100], [40, 40], [12, 7, 5], [3]]
+    assert [lengths[b].tolist() for b in batches] == [[100], [40, 40], [12], [7, 5, 3]]
     for batch in batches:
         assert len(batch) * lengths[batch].max() <= 100 or len(batch) == 1
+    # one long text does not pad 31 short ones to its length; equal lengths fill whole calls
+    mixed = [15] * 31 + [256]
+    assert [len(b) for b in batches_by_cost(mixed, 32, 8192)] == [1, 31]
+    assert [len(b) for b in batches_by_cost([15] * 70, 32, 8192)] == [32, 32, 6]
+    assert batches_by_cost([], 32, 8192) == []
 
 
 def test_fp32_node_groups(onnx_home: Path) -> None:
