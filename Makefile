@@ -52,6 +52,8 @@ bench: setup
 	$(BIN)/python bench/word_vectors.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/serve_profile.py
+	$(BIN)/python bench/batch_plan.py
 	$(BIN)/python bench/graph.py
 	$(BIN)/python bench/server_limits.py
 	$(BIN)/python bench/media.py

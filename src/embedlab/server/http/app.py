@@ -19,6 +19,7 @@ from embedlab._version import __version__
 from embedlab.server.config import ENV_CONFIG, ServerConfig
 from embedlab.server.core.batcher import Batcher
 from embedlab.server.core.jobs import JobManager
+from embedlab.server.core.memory import freeze_loaded, thaw
 from embedlab.server.core.metrics import Metrics
 from embedlab.server.core.proxy import batcher_submitter
 from embedlab.server.core.served import ServedModel, load_models, model_lookup
@@ -130,6 +131,8 @@ async def _start(state: ServerState) -> None:
 
     await collections_api.start(state)  # before the jobs runner: some jobs fill collections
     state.jobs.start()
+    frozen = freeze_loaded()  # the models live as long as the server: no GC pauses over them
+    log.debug("%d loaded objects left out of garbage collection", frozen)
     state.ready = True
 
 
@@ -143,6 +146,7 @@ async def _stop(state: ServerState) -> None:
         await asyncio.to_thread(state.jobs.join, 10.0)
 
     await collections_api.stop(state)
+    thaw()
 
 
 def app_from_env() -> FastAPI:
