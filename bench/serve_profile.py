@@ -73,17 +73,17 @@ class CallLog:
 
         from embedlab.server.core.batcher import Batcher
 
-        self.stage_cpu = 0.0  # the compute thread's CPU in Batcher._run_compute (whole batches)
-        run_compute = Batcher._run_compute
+        self.stage_cpu = 0.0  # the compute thread's CPU in Batcher._compute (whole batches)
+        compute = Batcher._compute
 
-        def timed_stage(batcher: Batcher, items: list) -> list:
+        def timed_stage(batcher: Batcher, batch: list) -> tuple:
             cpu = time.thread_time()
-            out = run_compute(batcher, items)
+            out = compute(batcher, batch)
             if log.on:
                 log.stage_cpu += time.thread_time() - cpu
             return out
 
-        Batcher._run_compute = timed_stage  # type: ignore[method-assign]
+        Batcher._compute = timed_stage  # type: ignore[method-assign]
 
         self.full_collections: list[float] = []  # seconds of each full (gen 2) GC pass
         started: list[float] = []

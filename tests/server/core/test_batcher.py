@@ -116,3 +116,34 @@ def test_a_big_request_is_embedded_in_pieces_and_small_ones_go_between(
         np.testing.assert_allclose(got, minilm.embed(big, normalize=True), atol=1e-5)
     tokens = sum(min(256, minilm.count_tokens(text)) for text in big)
     assert large.json()["usage"]["prompt_tokens"] == tokens
+
+
+def test_one_input_requests_are_answered_call_by_call_with_their_own_vectors(
+    thread_server, minilm, sample_texts, tmp_path
+):
+    """A burst of one-input requests of mixed lengths: each model call runs as soon as it is
+    planned and the rest are planned again with what arrived meanwhile, so no batch observed is
+    larger than one call, and every request still gets its own text's vector."""
+    from embedlab.server import ServerConfig, create_app
+    from embedlab.server.core.served import serve_embedder
+
+    served = serve_embedder("minilm", minilm, compute_batch_size=4)
+    config = ServerConfig(models=["minilm"], jobs_dir=str(tmp_path / "jobs"))
+    app = create_app(config, models={"minilm": served})
+    long_texts = [" ".join(sample_texts[i : i + 6]) for i in range(0, 30, 3)]
+    inputs = [text for pair in zip(sample_texts[:30:3], long_texts, strict=True) for text in pair]
+    inputs += sample_texts[1:30:3] + sample_texts[2:30:3]  # 40 requests, short and long mixed
+
+    with thread_server(app) as url:
+        responses = asyncio.run(_burst(url, inputs))
+        metrics = httpx.get(f"{url}/metrics").text
+    assert [r.status_code for r in responses] == [200] * len(inputs)
+    got = np.array([r.json()["data"][0]["embedding"] for r in responses], dtype=np.float32)
+    alone = np.stack([minilm.embed([text], normalize=True)[0] for text in inputs])
+    assert ((got * alone).sum(1) > 0.999).all()  # its own text's vector (bf16/int8: not bitwise)
+    count = float(metrics.split('embedlab_batch_inputs_count{model="minilm"} ')[1].split()[0])
+    at_most_4 = float(
+        metrics.split('embedlab_batch_inputs_bucket{le="4.0",model="minilm"} ')[1].split()[0]
+    )
+    assert count > 10 and at_most_4 == count, metrics  # calls of <= 4 rows, each observed
+    assert f'embedlab_inputs_total{{model="minilm"}} {len(inputs)}.0' in metrics

@@ -11,7 +11,9 @@ model. Three stages per model:
    latency;
 3. one compute thread that takes everything waiting (one-piece requests before the pieces of big
    requests and jobs), up to a token budget and a count of inputs, runs it as one batch, and
-   hands each request back its own rows in its own order.
+   hands each request back its own rows in its own order; a batch of one-input requests runs
+   only its model call that holds the oldest request, and the rest go back to the front of the
+   queue to be planned again with what arrives meanwhile (fuller calls, less padding).
 
 Work is bounded before it is done (:meth:`Batcher.embed_texts`): a request is cut into pieces of
 at most one batch, at most two of its pieces are tokenised or queued at a time, and each piece
@@ -66,6 +68,7 @@ Prepared = Any  # what the model's ``prepare`` gives: ``lengths``, ``slice``, ``
 class _Work:
     prepared: Prepared
     future: asyncio.Future[np.ndarray]
+    bulk: bool = False  # from the queue of big requests' pieces and jobs
 
     @property
     def inputs(self) -> int:
@@ -318,7 +321,9 @@ class Batcher:
                     raise ShuttingDownError("the server is shutting down", "retry in a few seconds")
                 waiting = self._waiting
                 if not waiting or waiting + n <= self.max_queue_inputs:
-                    works = [_Work(part, loop.create_future()) for part in self._split(prepared)]
+                    works = [
+                        _Work(part, loop.create_future(), bulk) for part in self._split(prepared)
+                    ]
                     (self._bulk if bulk else self._pending).extend(works)
                     self._waiting += n
                     self._cond.notify()
@@ -387,14 +392,13 @@ class Batcher:
             self._report_depth()
             if not batch:
                 continue
-            items = [work.prepared for work in batch]
             started = time.perf_counter()
             try:
-                results: list[np.ndarray] | None = self._run_compute(items)
+                batch, results = self._compute(batch)
                 error: BaseException | None = None
             except Exception as exc:
                 if not isinstance(exc, EmbedlabError):
-                    log.exception("batch of %d inputs failed on %s", len(items), self.model.id)
+                    log.exception("batch of %d inputs failed on %s", len(batch), self.model.id)
                 results, error = None, exc
             else:
                 if self.metrics is not None:
@@ -408,6 +412,37 @@ class Batcher:
                 loop.call_soon_threadsafe(_deliver, batch, results, error)
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 return
+
+    def _compute(self, batch: list[_Work]) -> tuple[list[_Work], list[np.ndarray] | None]:
+        """Embed ``batch``; (the work answered, its vectors).
+
+        A batch of one-input requests runs only its model call that holds the oldest request;
+        the others go back to the front of their queue, to be planned again with what arrives
+        meanwhile. Why: the next plan then picks calls from more requests, so calls are fuller
+        and pad less (bench/results/serve_profile.md); the oldest request is in every call
+        run, so none waits behind newer ones for long.
+        """
+        items = [work.prepared for work in batch]
+        part = self.model.compute_oldest_call(items) if len(batch) > 1 else None
+        if part is None:
+            return batch, self._run_compute(items)
+        chosen, vectors = part
+        if len(chosen) < len(batch):
+            taken = set(chosen)
+            self._put_back([work for i, work in enumerate(batch) if i not in taken])
+        return [batch[i] for i in chosen], vectors
+
+    def _put_back(self, works: list[_Work]) -> None:
+        """Return taken work to the front of its queue, in its order (refused when closed)."""
+        with self._cond:
+            if not self._closed:
+                for work in reversed(works):
+                    (self._bulk if work.bulk else self._pending).appendleft(work)
+                self._waiting += sum(work.inputs for work in works)
+                return
+        assert self._loop is not None
+        stopping = ShuttingDownError("the server is shutting down", "retry in a few seconds")
+        self._loop.call_soon_threadsafe(_deliver, works, None, stopping)
 
     def _run_compute(self, items: list[Prepared]) -> list[np.ndarray]:
         if not self.model.prepare_tokenizes:

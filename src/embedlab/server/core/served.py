@@ -161,6 +161,19 @@ class ServedModel:
         bounds = np.cumsum([len(item) for item in items])[:-1]
         return np.split(vectors, bounds)
 
+    def compute_oldest_call(self, items: list[Any]) -> tuple[list[int], list[np.ndarray]] | None:
+        """Of several one-input requests, only the model call that holds the first (oldest), as
+        the batch plan cuts their rows: (the items it answered, in the call's order; their
+        vectors). None where calls cannot be planned (whole-text stages) or an item holds more
+        than one input: :meth:`compute` the batch then."""
+        plan = getattr(self.stages, "plan_batches", None)
+        if plan is None or any(len(item) != 1 for item in items):
+            return None
+        merged = items[0].concat(items)
+        rows = next(call for call in plan(merged, self.compute_batch_size) if 0 in call)
+        vectors = self.stages.finish(self.stages.run_batch(merged, rows))
+        return rows.tolist(), [vectors[k : k + 1] for k in range(len(rows))]
+
     # -- token ids -------------------------------------------------------------------------------
     @property
     def tokenizer(self) -> Any | None:
