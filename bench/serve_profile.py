@@ -99,13 +99,21 @@ class CallLog:
         gc.callbacks.append(on_gc)
 
 
-def profile(texts: list[str], concurrency: int, duration: float, log: CallLog) -> dict:
+def profile(
+    texts: list[str], concurrency: int, duration: float, log: CallLog, compute_batch_size: int = 32
+) -> dict:
     import uvicorn
 
     from embedlab.server.config import ServerConfig
     from embedlab.server.http.app import create_app
 
-    settings = ServerConfig(models=["minilm"], runtime="auto", threads=1, log_level="warning")
+    settings = ServerConfig(
+        models=["minilm"],
+        runtime="auto",
+        threads=1,
+        log_level="warning",
+        compute_batch_size=compute_batch_size,
+    )
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     result: dict = {}
@@ -171,6 +179,7 @@ def main() -> None:
     parser.add_argument("--texts", nargs="+", default=["sample", "stsb"])
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--compute-batch-size", type=int, default=32, help="rows a model call")
     parser.add_argument("--note", default="")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
@@ -185,7 +194,7 @@ def main() -> None:
     rows = []
     for name in args.texts:
         texts = sample_texts() if name == "sample" else stsb_sentences(1000)
-        got = profile(texts, args.concurrency, args.duration, log)
+        got = profile(texts, args.concurrency, args.duration, log, args.compute_batch_size)
         feeds = [feed for feed, _, _ in log.calls]
         n = sum(feed["input_ids"].shape[0] for feed in feeds)
         real = sum(int(feed["attention_mask"].sum()) for feed in feeds)
@@ -218,7 +227,8 @@ def main() -> None:
         f"# Where a served request's time goes ({time.strftime('%Y-%m-%d %H:%M')})",
         "",
         f"`python bench/serve_profile.py --texts {' '.join(args.texts)} "
-        f"--concurrency {args.concurrency} --duration {args.duration:g}`",
+        f"--concurrency {args.concurrency} --duration {args.duration:g} "
+        f"--compute-batch-size {args.compute_batch_size}`",
         "",
         *([f"What changed since the run below: {args.note}", ""] if args.note else []),
         f"CPU: {cpu_line()}; {os.cpu_count()} cores shared with other work (load average at the "
