@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -113,3 +114,21 @@ def test_ctrl_c_while_indexing_keeps_what_is_indexed_and_a_rerun_finishes(tmp_pa
         json.loads(run_cli("collection", "info", collection, "--json", env=ENV).stdout)["count"]
         == 1_500
     )
+
+
+def test_ctrl_c_stops_a_server_and_says_so(tmp_path):
+    with socket.socket() as probe:  # a free loopback port for the server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def answering() -> bool:
+        with socket.socket() as client:
+            return client.connect_ex(("127.0.0.1", port)) == 0
+
+    args = ["serve", "--port", port, "--models", "static-minilm", "--jobs-dir", tmp_path / "jobs"]
+    code, lines = interrupt(args, answering)
+    assert code == 130
+    assert lines[-1] == (
+        "interrupted: the server stopped; what its collections and jobs stored stays on disk"
+    ), lines
+    assert not any("run it again" in line for line in lines), lines

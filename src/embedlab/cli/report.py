@@ -31,6 +31,8 @@ INTERRUPTED_EXIT = 130
 # What Ctrl-C keeps, by the longest matching command path, for commands that do not raise
 # :class:`Interrupted` themselves; None: the command prints its own line (embed).
 _UNSAVED = "nothing was saved ({} is written only when {} ends); run the same command again"
+# Ctrl-C is how a server is meant to stop: say so, not "run it again"
+_STOPPED_SERVER = "the server stopped; what its collections and jobs stored stays on disk"
 _KEPT_ON_INTERRUPT: dict[str, str | None] = {
     "embed": None,
     "train": _UNSAVED.format("the model folder", "training"),
@@ -44,6 +46,8 @@ _KEPT_ON_INTERRUPT: dict[str, str | None] = {
     "collection export": _UNSAVED.format("the export file", "the export"),
     "collection import": "the collection keeps the rows imported so far; import again with "
     "--upsert to finish",
+    "serve": _STOPPED_SERVER,
+    "ui": _STOPPED_SERVER,
 }
 _DEFAULT_KEPT = "the command stopped before it finished; run it again"
 
