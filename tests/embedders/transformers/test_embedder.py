@@ -417,3 +417,19 @@ def test_encoder_decoder_models_are_refused(tmp_path: Path) -> None:
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelFormatError, match="encoder-decoder model"):
         embedlab.load(folder).embed("hello")
+
+
+def test_a_call_of_one_text_is_padded_to_a_multiple_of_8_with_the_same_vector(
+    minilm: TransformerEmbedder,
+) -> None:
+    texts = ["A bank by the river bend.", "Rates rose.", "The central bank raised interest rates."]
+    encoded = minilm.prepare(texts)
+    assert encoded.lengths[0] % 8 != 0  # so the padding shows
+    feed = minilm._pad(encoded.features, np.array([0]), width_step=8)
+    width = feed["input_ids"].shape[1]
+    assert width % 8 == 0 and width > encoded.lengths[0]
+    assert feed["attention_mask"].sum() == encoded.lengths[0]  # the padding is masked
+    one = minilm.run_batch(encoded, np.array([0]))[0]
+    three = minilm.run_batch(encoded, np.arange(3))[0]  # three rows: padded to the longest only
+    assert float(one @ three / np.linalg.norm(one) / np.linalg.norm(three)) > 0.9999
+    np.testing.assert_allclose(minilm.embed(texts[:1])[0], one, atol=1e-5)
