@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from embedlab.data import calibration_texts  # noqa: E402
 from embedlab.embedders.transformers.openvino.quantize import KEPT, int8_path  # noqa: E402
 from encode import alternated, cpu_line, on_top  # noqa: E402
-from openvino_int8 import cosines_to_st, graph_encoder, model_parser, sts_sentences  # noqa: E402
+from openvino_int8 import graph_encoder, model_parser, speed_rows, sts_sentences  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "openvino_graph.md"
 BATCH = 32
@@ -403,30 +403,16 @@ def run_model(
             encode(texts)  # compile every bucket before timing
         print(f"{model_name} {name}: {note}", flush=True)
     timings = both_orders(encoders, texts, repeats)
-    cosines = cosines_to_st(timings)
-    base = timings["sentence-transformers"]["cpu"]
     # auto's runtime today: openvino-int8 for wide models (mpnet), openvino-bf16 otherwise
     now = "embedlab " + runtimes[-1]
     current = timings.get(now, {}).get("cpu")
-    rows = []
-    for name, timing in timings.items():
-        cos = cosines[name]
-        rows.append(
-            {
-                "model": model_name,
-                "variant": name,
-                "sentences": len(texts),
-                "per_cpu_s": len(texts) / timing["cpu"],
-                "x_st": base / timing["cpu"],
-                "x_now": current / timing["cpu"] if current else math.nan,
-                "mean_cos": float(cos.mean()),
-                "min_cos": float(cos.min()),
-                "note": notes.get(name, ""),
-            }
-        )
-        r = rows[-1]
+    rows = speed_rows(model_name, timings, len(texts))
+    for r in rows:
+        cpu = timings[r["variant"]]["cpu"]
+        r["x_now"] = current / cpu if current else math.nan
+        r["note"] = notes.get(r["variant"], "")
         print(
-            f"{model_name:7s} {name:26s} {r['per_cpu_s']:7.1f}/CPU-s x{r['x_st']:.2f} ST "
+            f"{model_name:7s} {r['variant']:26s} {r['per_cpu_s']:7.1f}/CPU-s x{r['x_st']:.2f} ST "
             f"x{r['x_now']:.2f} now cos {r['mean_cos']:.5f}/{r['min_cos']:.5f}",
             flush=True,
         )

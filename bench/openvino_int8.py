@@ -139,24 +139,10 @@ def run_model(model_name: str, n: int, calibration: int, repeats: int) -> list[d
     }
     encoders.update({name: graph_encoder(c, embedder) for name, (c, _) in graphs.items()})
     timings = alternated(encoders, texts, repeats)
-    cosines = cosines_to_st(timings)
-    base_cpu = timings["sentence-transformers"]["cpu"]
-    rows = []
-    for name, timing in timings.items():
-        cos = cosines[name]
-        rows.append(
-            {
-                "model": model_name,
-                "variant": name,
-                "per_cpu_s": len(texts) / timing["cpu"],
-                "x_st": base_cpu / timing["cpu"],
-                "mean_cos": float(cos.mean()),
-                "min_cos": float(cos.min()),
-                "quantize_s": graphs.get(name, (None, None))[1],
-                "sentences": len(texts),
-            }
-        )
-        print(rows[-1], flush=True)
+    rows = speed_rows(model_name, timings, len(texts))
+    for row in rows:
+        row["quantize_s"] = graphs.get(row["variant"], (None, None))[1]
+        print(row, flush=True)
     return rows
 
 
@@ -187,14 +173,30 @@ def write(rows: list[dict], args: argparse.Namespace) -> str:
     return on_top(Path(args.out), "\n".join(lines) + "\n")
 
 
-def cosines_to_st(timings: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Each encoder's per-sentence cosine to sentence-transformers' fp32 vectors."""
+def speed_rows(model_name: str, timings: dict[str, Any], sentences: int) -> list[dict]:
+    """One row per encoder: sentences per CPU-second, the ratio to sentence-transformers, and
+    the mean and minimum per-sentence cosine to its fp32 vectors."""
 
     def unit(v: np.ndarray) -> np.ndarray:
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     reference = unit(timings["sentence-transformers"]["vectors"])
-    return {name: (unit(t["vectors"]) * reference).sum(1) for name, t in timings.items()}
+    base = timings["sentence-transformers"]["cpu"]
+    rows = []
+    for name, timing in timings.items():
+        cos = (unit(timing["vectors"]) * reference).sum(1)
+        rows.append(
+            {
+                "model": model_name,
+                "variant": name,
+                "sentences": sentences,
+                "per_cpu_s": sentences / timing["cpu"],
+                "x_st": base / timing["cpu"],
+                "mean_cos": float(cos.mean()),
+                "min_cos": float(cos.min()),
+            }
+        )
+    return rows
 
 
 def model_parser(doc: str) -> argparse.ArgumentParser:
