@@ -243,16 +243,6 @@ def library_rate(
     return out["sentences_per_s"], out["cpu_us"]
 
 
-def stsb_sentences(n: int) -> list[str]:
-    """``n`` unique STS-B sentences, test split first."""
-    from embedlab.eval.datasets import sts_benchmark
-
-    pool = [
-        s for split in ("test", "dev", "train") for a, b, _ in sts_benchmark(split) for s in (a, b)
-    ]
-    return list(dict.fromkeys(pool))[:n]
-
-
 def start_server(runtime: str, threads: int, env: dict[str, str]) -> Server:
     return Server(
         [sys.executable, "-m", "embedlab.cli.main", "serve", "--port", "0", "--models", "minilm"]
@@ -335,8 +325,9 @@ def main() -> None:
     from embedlab.catalogue import minilm_path
     from embedlab.cpu import detect
     from embedlab.data import sample_texts
+    from encode import sentences  # unique STS-B sentences, test split first
 
-    texts = sample_texts() if args.texts == "sample" else stsb_sentences(1000)
+    texts = sample_texts() if args.texts == "sample" else sentences(1000)[0]
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",

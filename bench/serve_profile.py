@@ -186,14 +186,13 @@ def main() -> None:
 
     import embedlab
     from embedlab.data import sample_texts
-    from encode import cpu_line, on_top
-    from serve import stsb_sentences
+    from encode import cpu_line, on_top, sentences
 
     log = CallLog()
     model = embedlab.load("minilm", runtime="auto", threads=1)
     rows = []
     for name in args.texts:
-        texts = sample_texts() if name == "sample" else stsb_sentences(1000)
+        texts = sample_texts() if name == "sample" else sentences(1000)[0]
         got = profile(texts, args.concurrency, args.duration, log, args.compute_batch_size)
         feeds = [feed for feed, _, _ in log.calls]
         n = sum(feed["input_ids"].shape[0] for feed in feeds)
