@@ -16,15 +16,15 @@ import numpy as np
 # 256 tokens, keeping their batches small; for short sentences batches of 16-32 ran fastest here
 # (128 were 15% slower), so the row limit, not the budget, decides.
 DEFAULT_TOKEN_BUDGET = 8192
-# What a model call costs besides its tokens, in tokens. OpenVINO bf16 MiniLM on an AMX CPU took
-# 1.7 ms for one sentence of 15 tokens and 0.55 ms a sentence in calls of 32 (about 35 us a
-# token): about 32 tokens' worth for the call alone. Padding the rows and, in a server, taking
-# the GIL back from the event loop after each call add as much again: with 96, `embedlab serve`
-# at concurrency 64 on STS-B sentences answered 1,400 requests/s against 1,258-1,323 with 32
-# (calls of 18 rows instead of 12), and bench/batch_plan.py's cases gained as much or more.
+# What a model call costs besides its tokens, in tokens. Timed by hand first (OpenVINO bf16 MiniLM,
+# AMX CPU: one sentence cost about as much as 32 more tokens), then chosen by the benchmarks: 96
+# served more in `bench/serve.py --texts stsb` at concurrency 64 (1,359 requests/s against 1,298
+# with 32) and did as well or better in every case of bench/batch_plan.py (both results files
+# keep both runs): padding rows and, in a server, taking the GIL back after a call cost too.
 CALL_OVERHEAD_TOKENS = 96.0
 # A padded token costs 1 + width / (hidden_size * ATTENTION_SHARE) tokens of a short sequence:
-# (32, 256) took 73 us a token against 35 at widths of 15-19 for MiniLM (hidden size 384).
+# in bench/batch_plan.py's "before" plans, (32, 256) calls cost MiniLM (hidden size 384) about
+# 66 us a token, sorted calls of about 11 tokens 37.
 ATTENTION_SHARE = 0.6
 DEFAULT_HIDDEN_SIZE = 384
 
@@ -78,7 +78,7 @@ def batches_by_cost(
     bench/batch_plan.py). The cost of a call, in tokens, is :data:`CALL_OVERHEAD_TOKENS` plus
     each padded token weighted by ``1 + width / (hidden_size * ATTENTION_SHARE)`` (attention
     grows with the width); exact minimum over all cuts of the sorted rows (dynamic programming,
-    about 4 microseconds a row).
+    at most ``batch_size`` steps a row).
     """
     lengths = np.asarray(lengths)
     order = np.argsort(-lengths, kind="stable")

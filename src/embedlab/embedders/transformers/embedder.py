@@ -122,9 +122,9 @@ def _string_list(name: str, value: Any) -> list[str] | None:
 
 # A call of one or two texts is padded on to a multiple of 8 tokens: OpenVINO prepares every node
 # again when a call's shape differs from the last one's, which cost more than the model itself
-# for a single sentence (300 single-sentence calls of 11-19 tokens: 2.55 ms a call as they come,
-# 2.08 ms padded to multiples of 8, the same vectors; bench/serve_profile.py at concurrency 1).
-# Larger calls keep their width: there the extra tokens would cost more than the new shape.
+# for a single sentence (`bench/serve_profile.py --concurrency 1`: 2.67 ms of CPU a call as the
+# widths came, 2.22 ms padded; the padding is masked, so the vectors are the same). Larger calls
+# keep their width: there the extra tokens would cost more than the new shape.
 SMALL_CALL_ROWS = 2
 SMALL_CALL_WIDTH_STEP = 8
 

@@ -5,9 +5,10 @@ into the C heap, which glibc keeps for reuse, so the process stayed at its peak 
 2.8 GB after one request of 2,048 long inputs). ``malloc_trim(0)`` returns the free pages;
 elsewhere than glibc this does nothing.
 
-Why ``freeze_loaded``: a served model brings torch, transformers and the rest, about 470,000
-objects the garbage collector tracks, and every full collection walked them all while holding
-the GIL: under load at concurrency 64 that was 4-5 pauses of 170-185 ms every 10 s, which
+Why ``freeze_loaded``: a served model brings torch, transformers and the rest, hundreds of
+thousands of objects the garbage collector tracks, and every full collection walked them all
+while holding the GIL: under load at concurrency 64 that was 3-4 pauses of up to 200-210 ms in
+10 s, which
 stalled the event loop and the compute thread alike (bench/results/serve_profile.md). Once
 the models are loaded they live as long as the server, so they are moved out of the
 collector's reach (``gc.freeze``); full collections then take about a millisecond.
