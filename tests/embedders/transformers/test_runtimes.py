@@ -191,6 +191,9 @@ def test_auto_on_an_avx2_cpu(home: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "avx2" in model.runtime_choice.record.name
     info = json.loads((model.onnx_path.parent / "export.json").read_text())
     assert info["quantized"] and info["reduce_range"]
+    # another int8 graph (MatMuls kept in fp32) is not judged by the default graph's check
+    other = TransformerEmbedder(model.params["model"], keep_fp32=["ffn-output"], threads=1)
+    assert model.recorded_choice() is not None and other.recorded_choice() is None
 
 
 def test_auto_uses_torch_for_layers(home: Path, minilm: TransformerEmbedder) -> None:

@@ -71,8 +71,15 @@ def records_dir() -> Path:
     return cache_home() / "runtimes"
 
 
-def record_path(model_key: str, cpu: CpuFeatures, candidates: Sequence[str]) -> Path:
-    """The record of one model (``model_key``: its fp32 export's key) on one kind of CPU."""
+def record_path(
+    model_key: str, cpu: CpuFeatures, candidates: Sequence[str], graphs: dict[str, str]
+) -> Path:
+    """The record of one model (``model_key``: its fp32 export's key) on one kind of CPU.
+
+    ``graphs`` names the graph each candidate runs (its export key, and the int8 recipe where
+    it quantizes), so a changed graph (another ``keep_fp32``, a new int8 recipe or NNCF) is
+    checked again rather than trusted on another graph's check.
+    """
     try:
         openvino = version("openvino")
     except PackageNotFoundError:
@@ -82,6 +89,7 @@ def record_path(model_key: str, cpu: CpuFeatures, candidates: Sequence[str]) -> 
         "model": model_key,
         "cpu": cpu.key(),
         "candidates": list(candidates),
+        "graphs": graphs,
         "mean": GATE_MEAN,
         "min": GATE_MIN,
         "openvino": openvino,

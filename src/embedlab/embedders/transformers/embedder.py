@@ -62,7 +62,7 @@ from embedlab.embedders.transformers.onnx.cache import exported_model
 from embedlab.embedders.transformers.onnx.export import ExportSpec
 from embedlab.embedders.transformers.onnx.quantize import DEFAULT_KEEP_FP32
 from embedlab.embedders.transformers.onnx.runner import OnnxRunner
-from embedlab.embedders.transformers.openvino.quantize import quantized_graph
+from embedlab.embedders.transformers.openvino.quantize import int8_recipe, quantized_graph
 from embedlab.embedders.transformers.openvino.runner import OpenVinoRunner
 from embedlab.embedders.transformers.pooling import POOLING_MODES, pool
 from embedlab.embedders.transformers.precision import autocast, token_precision
@@ -396,7 +396,18 @@ class TransformerEmbedder(Embedder):
 
     def _choice_record(self) -> Path:
         cpu = detect_cpu()
-        return record_path(self._export_spec("onnx").key(), cpu, self._fastest_first(cpu))
+        candidates = self._fastest_first(cpu)
+        graphs = {runtime: self._graph_identity(runtime) for runtime in candidates}
+        return record_path(self._export_spec("onnx").key(), cpu, candidates, graphs)
+
+    def _graph_identity(self, runtime: str) -> str:
+        """What decides the vectors ``runtime`` gives: its export's key, plus the int8 recipe
+        for openvino-int8 (quantized from the plain export); torch runs the weights as they
+        are."""
+        if runtime in TORCH_RUNTIMES:
+            return runtime
+        key = self._export_spec(runtime).key()
+        return f"{key}+{int8_recipe()}" if runtime == "openvino-int8" else key
 
     def recorded_choice(self) -> Choice | None:
         """What ``auto`` chose for this model on this CPU before, without checking now (None:

@@ -18,7 +18,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +35,21 @@ KEPT = (
 )
 
 
+def int8_recipe() -> str:
+    """The recipe and NNCF version that make the int8 graph ("r1-nncf3.4.0"; "none" for NNCF
+    when it is not installed, so that nothing int8 can have been made)."""
+    try:
+        nncf = version("nncf")
+    except PackageNotFoundError:
+        nncf = "none"
+    return f"r{RECIPE}-nncf{nncf}"
+
+
 def int8_path(onnx_path: Path) -> Path:
     """Where the int8 graph of the export at ``onnx_path`` is kept (recipe and NNCF version in
     the name, so a change makes a new one)."""
     require("nncf", "transformers")
-    return onnx_path.parent / f"openvino-int8-r{RECIPE}-nncf{version('nncf')}.xml"
+    return onnx_path.parent / f"openvino-int8-{int8_recipe()}.xml"
 
 
 def quantized_graph(
