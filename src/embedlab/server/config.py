@@ -19,6 +19,8 @@ from typing import Any
 from embedlab.errors import InputError
 from embedlab.paths import cache_home
 
+COMPUTE_BATCH_SIZE = 32  # rows per model call, unless the config says otherwise
+
 ENV_KEYS = "EMBEDLAB_API_KEYS"
 ENV_CONFIG = "EMBEDLAB_SERVER_CONFIG"  # JSON of a ServerConfig, for uvicorn worker processes
 
@@ -56,7 +58,7 @@ class ServerConfig:
     # batching
     max_batch_tokens: int = 16_384
     max_batch_inputs: int = 128
-    compute_batch_size: int = 32
+    compute_batch_size: int = COMPUTE_BATCH_SIZE
     max_queue_inputs: int = 1024
     job_chunk_rows: int = 1024
     log_level: str = "info"

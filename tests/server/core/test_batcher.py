@@ -127,8 +127,8 @@ def test_one_input_requests_are_answered_call_by_call_with_their_own_vectors(
     from embedlab.server import ServerConfig, create_app
     from embedlab.server.core.served import serve_embedder
 
-    served = serve_embedder("minilm", minilm, compute_batch_size=4)
-    config = ServerConfig(models=["minilm"], jobs_dir=str(tmp_path / "jobs"))
+    served = serve_embedder("minilm", minilm)  # rows per call: the server config's
+    config = ServerConfig(models=["minilm"], jobs_dir=str(tmp_path / "jobs"), compute_batch_size=4)
     app = create_app(config, models={"minilm": served})
     long_texts = [" ".join(sample_texts[i : i + 6]) for i in range(0, 30, 3)]
     inputs = [text for pair in zip(sample_texts[:30:3], long_texts, strict=True) for text in pair]

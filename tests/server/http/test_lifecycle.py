@@ -29,3 +29,22 @@ def test_loaded_models_are_left_out_of_full_collections_while_serving(thread_ser
         gc.collect()  # a full collection while serving leaves the model where it is
         assert gc.get_freeze_count() > frozen // 2 and not collected(tfidf)
     assert gc.get_freeze_count() == 0 and collected(tfidf)  # given back when the server stops
+
+
+def test_a_second_server_in_the_process_keeps_the_freeze_until_the_last_one_stops(
+    thread_server, tfidf
+):
+    def app():
+        return create_app(
+            ServerConfig(models=["tfidf"]), models={"tfidf": serve_embedder("tfidf", tfidf)}
+        )
+
+    with thread_server(app()) as first:
+        with thread_server(app()) as second:
+            assert not collected(tfidf)
+        # the second server stopped: the first one still serves, out of the collector's way
+        assert gc.get_freeze_count() > 1000 and not collected(tfidf)
+        body = {"model": "tfidf", "input": ["a bank by the river"]}
+        assert httpx.post(f"{first}/v1/embeddings", json=body, timeout=60).status_code == 200
+        assert second != first
+    assert gc.get_freeze_count() == 0 and collected(tfidf)

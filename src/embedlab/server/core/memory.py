@@ -21,6 +21,7 @@ import ctypes.util
 import functools
 import gc
 import logging
+import threading
 
 log = logging.getLogger("embedlab.server")
 
@@ -44,14 +45,26 @@ def release_memory() -> bool:
     return True
 
 
+_servers_frozen = 0  # servers in this process that froze and have not thawed yet
+_freeze_lock = threading.Lock()
+
+
 def freeze_loaded() -> int:
     """Collect once, then leave everything alive now out of later collections (``gc.freeze``);
     how many objects were frozen. :func:`thaw` undoes it when the server stops."""
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
+    global _servers_frozen
+    with _freeze_lock:
+        _servers_frozen += 1
+        gc.collect()
+        gc.freeze()
+        return gc.get_freeze_count()
 
 
 def thaw() -> None:
-    """Give the frozen objects back to the collector (a server stopped in a longer process)."""
-    gc.unfreeze()
+    """Give the frozen objects back to the collector once the last server of this process that
+    froze them stops (the freeze is process-wide: several in-process servers share it)."""
+    global _servers_frozen
+    with _freeze_lock:
+        _servers_frozen = max(0, _servers_frozen - 1)
+        if _servers_frozen == 0:
+            gc.unfreeze()

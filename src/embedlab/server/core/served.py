@@ -34,6 +34,7 @@ from embedlab import catalogue
 from embedlab.embedders.base import Embedder, PreparedTexts
 from embedlab.embedders.transformers.switch import with_runtime
 from embedlab.errors import InputError, InputTooLongError
+from embedlab.server.config import COMPUTE_BATCH_SIZE
 from embedlab.server.core.errors import (
     EmptyInputError,
     InvalidTokenIdError,
@@ -80,7 +81,7 @@ class ServedModel:
     embedder: Embedder
     max_tokens: int | None
     stages: Any = None  # the embedder itself, or WholeTexts(embedder); see the module docstring
-    compute_batch_size: int = 32
+    compute_batch_size: int | None = None  # rows per model call; None: the server's setting
     created: int = field(default_factory=lambda: int(time.time()))
     aliases: tuple[str, ...] = ()
 
@@ -91,6 +92,11 @@ class ServedModel:
     @property
     def dim(self) -> int:
         return self.embedder.dim
+
+    @property
+    def call_rows(self) -> int:
+        """Rows per model call: this model's own setting, else the default server setting."""
+        return self.compute_batch_size or COMPUTE_BATCH_SIZE
 
     @property
     def path(self) -> str:
@@ -157,7 +163,7 @@ class ServedModel:
     def compute(self, items: list[Any]) -> list[np.ndarray]:
         """Several requests' prepared inputs as one batch; one ``(n_i, dim)`` array each."""
         merged = items[0].concat(items)
-        vectors = self.stages.finish(self.stages.run(merged, batch_size=self.compute_batch_size))
+        vectors = self.stages.finish(self.stages.run(merged, batch_size=self.call_rows))
         bounds = np.cumsum([len(item) for item in items])[:-1]
         return np.split(vectors, bounds)
 
@@ -170,7 +176,7 @@ class ServedModel:
         if plan is None or any(len(item) != 1 for item in items):
             return None
         merged = items[0].concat(items)
-        rows = next(call for call in plan(merged, self.compute_batch_size) if 0 in call)
+        rows = next(call for call in plan(merged, self.call_rows) if 0 in call)
         vectors = self.stages.finish(self.stages.run_batch(merged, rows))
         return rows.tolist(), [vectors[k : k + 1] for k in range(len(rows))]
 
@@ -290,9 +296,14 @@ def load_model(
 
 
 def serve_embedder(
-    model_id: str, embedder: Embedder, *, spec: str | None = None, compute_batch_size: int = 32
+    model_id: str,
+    embedder: Embedder,
+    *,
+    spec: str | None = None,
+    compute_batch_size: int | None = None,
 ) -> ServedModel:
-    """Wrap a ready embedder for serving (warmed up, its staged path checked)."""
+    """Wrap a ready embedder for serving (warmed up, its staged path checked);
+    ``compute_batch_size`` None leaves rows per call to the server's config."""
 
     spec = spec or model_id
     media = embedder.input_kind != "text"  # audio/image: embedded by http/media_input.py

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -54,6 +55,13 @@ def create_app(
             threads=config.threads,
             compute_batch_size=config.compute_batch_size,
         )
+    else:  # ready models: those without their own rows per call take the config's
+        models = {
+            name: model
+            if model.compute_batch_size is not None
+            else replace(model, compute_batch_size=config.compute_batch_size)
+            for name, model in models.items()
+        }
     metrics = Metrics()
     state = ServerState(
         config=config,
