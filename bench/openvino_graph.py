@@ -10,6 +10,8 @@ CPU-second on AMX machines, so this bench tries, against the current runtimes, i
   attention only (its relative-position bias), so ``pt-sdpa`` there patches
   ``MPNetSelfAttention.forward`` to call ``torch.nn.functional.scaled_dot_product_attention``
   with the bias added to the mask (the bench's own patch, nothing in ``src/`` changes);
+- ``onnx-sdpa``: the plain ONNX export traced with SDPA attention, as embedlab made it before
+  tracing eager attention (PLAIN_RECIPE 2);
 - ``static/N``: the pt-sdpa graph reshaped to batch 32 x tokens rounded up to a multiple of N,
   one compiled model per bucket (short batches padded with copies of their first row);
 - ``w8 dqG``: int8 weights (``nncf.compress_weights``, INT8_ASYM) with the CPU plugin's
@@ -216,6 +218,21 @@ def convert(embedder: Any, attention: str, fuse_qkv: bool = False) -> Any:
     return converted
 
 
+def sdpa_export(embedder: Any) -> Any:
+    """The plain ONNX export traced with SDPA attention (embedlab's recipe before eager), in a
+    temporary folder."""
+    import tempfile
+
+    import openvino as ov
+
+    from embedlab.embedders.transformers.onnx.export import export_graph
+
+    folder = Path(tempfile.mkdtemp(prefix="sdpa-export-"))
+    spec = embedder._export_spec("openvino")
+    export_graph(embedder._torch_model(), folder, spec, attention="sdpa")
+    return ov.Core().read_model(str(folder / "model.onnx"))
+
+
 def op_counts(model: Any, compiled: Any) -> str:
     """SDPA / MatMul / Softmax in the graph, and what the CPU plugin made of them."""
     graph = collections.Counter(op.get_type_name() for op in model.get_ops())
@@ -319,6 +336,8 @@ def variants(embedder: Any, calibration: list[str], only: set[str]) -> dict:
     onnx = ov.Core().read_model(str(embedder.onnx_path))
     add("onnx bf16", onnx)
     add("onnx bf16 nosnippets", onnx, **nosnip)
+    if want("onnx-sdpa bf16 nosnippets"):  # the export before PLAIN_RECIPE 2: SDPA traced
+        add("onnx-sdpa bf16 nosnippets", sdpa_export(embedder), **nosnip)
     start = time.perf_counter()
     sdpa = convert(embedder, "sdpa")
     mode = compile_cpu(sdpa).get_property("EXECUTION_MODE_HINT")

@@ -103,6 +103,11 @@ def test_openvino_reads_a_plain_export(home: Path) -> None:
     info = json.loads((model.onnx_path.parent / "export.json").read_text())
     assert not info["fuse"] and not info["quantized"]  # standard ONNX operators only
     assert model._backend().precision == "fp32"
+    # eager attention traced: no IsNaN mask nodes, which the SDPA trace adds
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(model.onnx_path)).graph.node}
+    assert info["attention"] == "eager" and "Softmax" in ops and "IsNaN" not in ops
 
 
 def test_openvino_attention_is_unfused_on_amx_only(

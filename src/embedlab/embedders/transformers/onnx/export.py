@@ -27,6 +27,10 @@ from embedlab.errors import ModelFormatError
 
 OPSET = 17
 EXPORT_VERSION = 3  # bump when the graphs this package writes change (3: fused, QAttention)
+# the unfused ("plain") graphs OpenVINO reads; bump when only they change. 2: encoders traced with
+# eager attention, not SDPA: SDPA's trace adds IsNaN / Select mask nodes, and OpenVINO bf16 ran
+# the eager graph faster (bench/results/encode_cpu.md)
+PLAIN_RECIPE = 2
 OUTPUT_NAME = "sentence_embedding"
 
 
@@ -71,6 +75,8 @@ class ExportSpec:
             "fuse": self.fuse,
             # only 8-bit weights are a new recipe: 7-bit keys stay those of earlier exports
             **({} if self.reduce_range or not self.quantize else {"reduce_range": False}),
+            # recipe 1's keys had no entry: only plain exports made since then have one
+            **({} if self.fuse else {"plain_recipe": PLAIN_RECIPE}),
             "torch": version("torch"),
             "onnxruntime": version("onnxruntime") if self.quantize or self.fuse else None,
         }
@@ -115,8 +121,13 @@ def _example_inputs(spec: ExportSpec, lengths: Sequence[int], vocab: int) -> dic
     return {name: out[name] for name in spec.input_names}
 
 
-def export_graph(model: Any, folder: Path, spec: ExportSpec) -> dict[str, Any]:
-    """Write ``folder/model.onnx`` for the torch ``model`` (fused if ``spec.fuse``); its details."""
+def export_graph(
+    model: Any, folder: Path, spec: ExportSpec, *, attention: str | None = None
+) -> dict[str, Any]:
+    """Write ``folder/model.onnx`` for the torch ``model`` (fused if ``spec.fuse``); its details.
+
+    ``attention`` traces another attention implementation than the recipe's (benchmarks compare
+    them; an export made so is not what the cache would make)."""
     import torch
 
     if "attention_mask" not in spec.input_names:
@@ -129,13 +140,15 @@ def export_graph(model: Any, folder: Path, spec: ExportSpec) -> dict[str, Any]:
     example = _example_inputs(spec, [7, 4], vocab)
     path = folder / "model.onnx"
     dynamic = {name: {0: "batch", 1: "tokens"} for name in spec.input_names}
-    # encoders only: a decoder's causal mask is another pattern, and nothing was measured there
     causal = is_causal_config(model.config.to_dict())
-    fuse = spec.fuse and not causal
+    fuse = spec.fuse and not causal  # encoders only: nothing was measured on decoders
+    traced = attention or (None if causal else "eager")
     try:
-        # the fuser recognises eager attention (MatMul, Softmax, MatMul), not a traced SDPA
+        # encoders trace eager attention (MatMul, Softmax, MatMul): the fuser recognises it, not
+        # a traced SDPA, and unfused it runs faster on OpenVINO (PLAIN_RECIPE); decoders keep
+        # their own (their causal mask is another pattern, and nothing was measured there)
         with (
-            _attention_implementation(model, "eager" if fuse else None),
+            _attention_implementation(model, traced),
             warnings.catch_warnings(),
             torch.inference_mode(False),
             torch.no_grad(),
@@ -170,7 +183,10 @@ def export_graph(model: Any, folder: Path, spec: ExportSpec) -> dict[str, Any]:
             f"(cosine {cos.min():.4f})",
             "use runtime='torch' for this model",
         )
-    details: dict[str, Any] = {"check_min_cosine": float(cos.min())}
+    details: dict[str, Any] = {
+        "check_min_cosine": float(cos.min()),
+        "attention": traced or "the model's own",
+    }
     if fuse:
         details.update(fuse_checked(path, model.config, check, expected))
     elif spec.fuse:
