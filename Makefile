@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/embed_stream.py
 	$(BIN)/python bench/encode.py
 	$(BIN)/python bench/openvino_int8.py
+	$(BIN)/python bench/runtime_ceiling.py
 	$(BIN)/python bench/word_vectors.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/serve.py

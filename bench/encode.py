@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,20 @@ def cpu_line() -> str:
         f"{cpu.model_name or platform.processor() or platform.machine()}: kind {cpu.kind}, "
         f"features {', '.join(cpu.found) or 'none of AMX/VNNI/AVX-512/AVX2'}"
     )
+
+
+def run_header(title: str, script: str) -> list[str]:
+    """A results file's run heading: the title with the time, the command, and the line naming
+    the CPU and the load (a bench's own settings follow it)."""
+    load = os.getloadavg()
+    return [
+        f"# {title} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"`python bench/{script} " + " ".join(sys.argv[1:]) + "`",
+        "",
+        f"CPU: {cpu_line()}; {os.cpu_count()} cores shared with other work (load average at the "
+        f"end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}).",
+    ]
 
 
 def sentences(n: int) -> tuple[list[str], list[tuple[str, str, float]]]:
@@ -313,8 +328,6 @@ def on_top(out: Path, text: str) -> str:
 
 
 def main() -> None:
-    import sys
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["minilm", "mpnet"])
     parser.add_argument("--n", type=int, default=5000, help="sentences for MiniLM")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from encode import alternated, cpu_line, on_top  # noqa: E402
+from encode import alternated, cpu_line, on_top, run_header  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "openvino_int8.md"
 # Name patterns of the MatMuls that ``int8 kept`` leaves in bf16 (BERT and MPNet exports).
@@ -147,14 +147,10 @@ def run_model(model_name: str, n: int, calibration: int, repeats: int) -> list[d
 
 
 def write(rows: list[dict], args: argparse.Namespace) -> str:
-    load = os.getloadavg()
+    *heading, cpu = run_header("OpenVINO int8 (NNCF) against openvino-bf16", "openvino_int8.py")
     lines = [
-        f"# OpenVINO int8 (NNCF) against openvino-bf16 ({time.strftime('%Y-%m-%d %H:%M')})",
-        "",
-        "`python bench/openvino_int8.py " + " ".join(sys.argv[1:]) + "`",
-        "",
-        f"CPU: {cpu_line()}; {os.cpu_count()} cores shared with other work (load average at "
-        f"the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}). One thread, length-sorted "
+        *heading,
+        f"{cpu} One thread, length-sorted "
         f"batches of 32, best of {args.repeats} alternated rounds, sentences per CPU-second of "
         f"this process. Calibration: {args.calibration} STS-B train sentences; scored on STS-B "
         "test then dev sentences. Cosine to sentence-transformers fp32.",
