@@ -100,7 +100,12 @@ class CallLog:
 
 
 def profile(
-    texts: list[str], concurrency: int, duration: float, log: CallLog, compute_batch_size: int = 32
+    texts: list[str],
+    concurrency: int,
+    duration: float,
+    log: CallLog,
+    compute_batch_size: int = 32,
+    pin_threads: bool = False,
 ) -> dict:
     import uvicorn
 
@@ -127,6 +132,10 @@ def profile(
         subprocess.run(client + [str(concurrency), "3"], input=body, text=True, check=True)
         compute = next(t for t in threading.enumerate() if t.name.startswith("compute-"))
         loop = threading.main_thread()
+        if pin_threads:  # a trial: the compute thread on the last core, the event loop on the first
+            cores = sorted(os.sched_getaffinity(0))
+            os.sched_setaffinity(compute.native_id, {cores[-1]})
+            os.sched_setaffinity(loop.native_id, {cores[0]})
         before = thread_cpu(compute), thread_cpu(loop)
         log.calls.clear()
         log.stage_cpu = 0.0
@@ -180,6 +189,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--compute-batch-size", type=int, default=32, help="rows a model call")
+    parser.add_argument(
+        "--pin-threads", action="store_true", help="compute thread and event loop on own cores"
+    )
     parser.add_argument("--note", default="")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
@@ -193,7 +205,9 @@ def main() -> None:
     rows = []
     for name in args.texts:
         texts = sample_texts() if name == "sample" else sentences(1000)[0]
-        got = profile(texts, args.concurrency, args.duration, log, args.compute_batch_size)
+        got = profile(
+            texts, args.concurrency, args.duration, log, args.compute_batch_size, args.pin_threads
+        )
         feeds = [feed for feed, _, _ in log.calls]
         n = sum(feed["input_ids"].shape[0] for feed in feeds)
         real = sum(int(feed["attention_mask"].sum()) for feed in feeds)
