@@ -29,7 +29,7 @@ OPSET = 17
 EXPORT_VERSION = 3  # bump when the graphs this package writes change (3: fused, QAttention)
 # the unfused ("plain") graphs OpenVINO reads; bump when only they change. 2: encoders traced with
 # eager attention, not SDPA: SDPA's trace adds IsNaN / Select mask nodes, and OpenVINO bf16 ran
-# the eager graph faster (bench/results/encode_cpu.md)
+# MiniLM's eager graph 1.06x the SDPA one (bench/results/openvino_graph.md, onnx-sdpa row)
 PLAIN_RECIPE = 2
 OUTPUT_NAME = "sentence_embedding"
 
