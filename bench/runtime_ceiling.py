@@ -90,7 +90,8 @@ def products_alone_s(shapes: list[tuple[int, int]], rows: int, precision: str) -
     """CPU seconds of one call of the model's matrix products alone (an OpenVINO graph of its
     ``Linear`` shapes in order, with biases, nothing else), ``rows`` rows; None if the shapes do
     not chain. Measured directly, because PERF_COUNT's per-node times cover only part of a
-    call's time (their sum was 43% of the wall time of a 32-row MiniLM call)."""
+    call's time (a hand check, not a bench figure: their sum was 43% of one 32-row MiniLM
+    call's wall time)."""
     import openvino as ov
     import openvino.opset13 as ops
 
