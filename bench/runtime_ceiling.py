@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from encode import alternated, on_top, run_header, sentences  # noqa: E402
+from openvino_graph import compile_cpu  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "runtime_ceiling.md"
 BATCH = 32
@@ -47,27 +48,29 @@ def best_cpu(fn: Any, repeats: int) -> float:
     return best
 
 
+def precision_hint(precision: str) -> str:
+    """The CPU plugin's name for a runner's precision ("bf16" or "fp32")."""
+    from embedlab.embedders.transformers.openvino.runner import PRECISIONS
+
+    return PRECISIONS[precision]
+
+
 def node_shares(embedder: Any, feeds: list[dict[str, np.ndarray]]) -> dict[str, float]:
     """Share of the plugin's per-node time by node type, one profiled pass of ``feeds``."""
     import openvino as ov
 
     runner = embedder._backend()
-    core = ov.Core()
-    config = {
-        "INFERENCE_PRECISION_HINT": "bf16" if runner.precision == "bf16" else "f32",
-        "INFERENCE_NUM_THREADS": 1,
-        "PERFORMANCE_HINT": "LATENCY",
-        "NUM_STREAMS": 1,
-        "ENABLE_CPU_PINNING": False,
-        "PERF_COUNT": True,
+    infer = compile_cpu(
+        ov.Core().read_model(str(runner.path)),
+        precision=precision_hint(runner.precision),
+        PERF_COUNT=True,
         **({} if runner.fused_attention else {"SNIPPETS_MODE": "DISABLE"}),
-    }
-    request = core.compile_model(core.read_model(str(runner.path)), "CPU", config)
-    infer = request.create_infer_request()
-    infer.infer(feeds[0])
+    ).create_infer_request()
+    inputs = [{name: feed[name] for name in runner.input_names} for feed in feeds]
+    infer.infer(inputs[0])
     spent: collections.Counter[str] = collections.Counter()
-    for feed in feeds:
-        infer.infer({name: feed[name] for name in runner.input_names})
+    for feed in inputs:
+        infer.infer(feed)
         for node in infer.profiling_info:
             spent[node.node_type] += node.real_time.total_seconds()
     total = sum(spent.values())
@@ -106,15 +109,8 @@ def products_alone_s(shapes: list[tuple[int, int]], rows: int, precision: str) -
         bias = ops.constant((rng.standard_normal(n) * 0.01).astype(np.float32))
         x = ops.add(ops.matmul(x, weights, False, True), bias)
         width = n
-    config = {
-        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-        "INFERENCE_NUM_THREADS": 1,
-        "PERFORMANCE_HINT": "LATENCY",
-        "NUM_STREAMS": 1,
-        "ENABLE_CPU_PINNING": False,
-    }
-    request = ov.Core().compile_model(ov.Model([x], [source]), "CPU", config)
-    infer = request.create_infer_request()
+    model = ov.Model([x], [source])
+    infer = compile_cpu(model, precision=precision_hint(precision)).create_infer_request()
     feed = {0: rng.standard_normal((rows, shapes[0][0])).astype(np.float32)}
     for _ in range(3):
         infer.infer(feed)

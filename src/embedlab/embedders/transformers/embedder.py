@@ -395,19 +395,23 @@ class TransformerEmbedder(Embedder):
         return self._choice.runtime
 
     def _choice_record(self) -> Path:
+        """Where ``auto``'s check of this model on this CPU is recorded. The identity names the
+        graph each candidate runs: its export's key, plus the int8 recipe for openvino-int8
+        (quantized from the plain export); torch runs the weights as they are. Each distinct
+        export is keyed once (the OpenVINO runtimes share one)."""
         cpu = detect_cpu()
         candidates = self._fastest_first(cpu)
-        graphs = {runtime: self._graph_identity(runtime) for runtime in candidates}
-        return record_path(self._export_spec("onnx").key(), cpu, candidates, graphs)
-
-    def _graph_identity(self, runtime: str) -> str:
-        """What decides the vectors ``runtime`` gives: its export's key, plus the int8 recipe
-        for openvino-int8 (quantized from the plain export); torch runs the weights as they
-        are."""
-        if runtime in TORCH_RUNTIMES:
-            return runtime
-        key = self._export_spec(runtime).key()
-        return f"{key}+{int8_recipe()}" if runtime == "openvino-int8" else key
+        specs = {r: self._export_spec(r) for r in ("onnx", *candidates) if r not in TORCH_RUNTIMES}
+        keys = {spec: spec.key() for spec in set(specs.values())}
+        graphs: dict[str, str] = {}
+        for runtime in candidates:
+            if runtime in TORCH_RUNTIMES:
+                graphs[runtime] = runtime
+            elif runtime == "openvino-int8":
+                graphs[runtime] = f"{keys[specs[runtime]]}+{int8_recipe()}"
+            else:
+                graphs[runtime] = keys[specs[runtime]]
+        return record_path(keys[specs["onnx"]], cpu, candidates, graphs)
 
     def recorded_choice(self) -> Choice | None:
         """What ``auto`` chose for this model on this CPU before, without checking now (None:

@@ -278,7 +278,7 @@ def load_model(
     *,
     runtime: str | None = None,
     threads: int | None = None,
-    compute_batch_size: int = 32,
+    compute_batch_size: int = COMPUTE_BATCH_SIZE,
 ) -> ServedModel:
     """Load, warm up and wrap one model; unfitted trainable methods are refused."""
 
@@ -334,7 +334,7 @@ def load_models(
     *,
     runtime: str | None = None,
     threads: int | None = None,
-    compute_batch_size: int = 32,
+    compute_batch_size: int = COMPUTE_BATCH_SIZE,
 ) -> dict[str, ServedModel]:
     """Load every model once, at start; ids must be unique."""
     served: dict[str, ServedModel] = {}
